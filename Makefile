@@ -1,0 +1,34 @@
+# otree-manager: every target a developer or CI needs. `make test` is the test command; `make demo` the demo.
+SHELL := /bin/bash
+NODE  ?= node
+TESTS ?= $(shell find test -name '*.test.ts' | sort)
+
+.PHONY: install build lint test test-unit demo bench services services-stop clean
+
+install:            ## install dependencies from the lockfile
+	npm ci
+
+build:              ## compile TypeScript to dist/ (the simulator and the CLI run from there)
+	npx tsc -p tsconfig.json
+
+lint: 
+	npx eslint .
+	npx tsc -p tsconfig.json --noEmit
+
+test: build         ## every test, against the services started by `make services` (or .ci/run)
+	$(NODE) --import tsx --test --test-reporter=spec $(TESTS)
+
+demo: build         ## the daemon on the example manifests against the Dokku simulator
+	$(NODE) dist/src/cli/main.js demo
+
+bench: build        ## benchmarks: prints a table, writes bench/results.json
+	$(NODE) --import tsx bench/run.ts
+
+services:           ## start PostgreSQL, Redis and a Docker Engine on loopback for the tests
+	bash scripts/services.sh start
+
+services-stop:
+	bash scripts/services.sh stop
+
+clean:
+	rm -rf dist
