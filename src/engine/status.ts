@@ -1,0 +1,61 @@
+// Status of each instance, Kubernetes style, and the interface every status store implements
+// (a state file when no database is configured, PostgreSQL otherwise).
+
+export type Phase = 'Pending' | 'Deploying' | 'Running' | 'Stopped' | 'Failed' | 'Deleting' | 'Orphaned';
+
+export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded' | 'Conflict';
+
+export interface Condition {
+  type: ConditionType;
+  status: 'True' | 'False' | 'Unknown';
+  /** CamelCase machine-readable reason, e.g. `FreezeWindow`, `DeployLockHeld`. */
+  reason: string;
+  message: string;
+  /** RFC 3339; changes only when `status` changes. */
+  lastTransitionTime: string;
+}
+
+export interface DeferredAction {
+  /** The printable command (secrets masked). */
+  action: string;
+  reason: string;
+  /** RFC 3339: when the deferral ends (the freeze window's end). */
+  until: string;
+}
+
+export interface InstanceStatus {
+  name: string;
+  host: string;
+  phase: Phase;
+  observedGeneration: number;
+  conditions: Condition[];
+  urls: string[];
+  lastError?: { message: string; code: string; at: string };
+  deferred: DeferredAction[];
+  /** One-shot generations already carried out (recorded before or atomically with the action). */
+  done: { resetDatabase: number; restart: number };
+  /** RFC 3339 of the last reconcile that ended in sync. */
+  lastSyncedAt?: string;
+  updatedAt: string;
+}
+
+export interface InstanceEvent {
+  instance: string;
+  /** RFC 3339 */
+  at: string;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** Where status and events are kept. Implementations must make `put` atomic per instance. */
+export interface StatusStore {
+  get(name: string): Promise<InstanceStatus | undefined>;
+  list(): Promise<InstanceStatus[]>;
+  put(status: InstanceStatus): Promise<void>;
+  remove(name: string): Promise<void>;
+  /** Appends an event; stores keep a bounded history per instance. */
+  record(event: InstanceEvent): Promise<void>;
+  events(name: string, limit?: number): Promise<InstanceEvent[]>;
+  close(): Promise<void>;
+}
