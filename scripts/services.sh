@@ -49,11 +49,11 @@ start_postgres() {
     runuser -u postgres -- "$bin/initdb" -D "$data" -A trust -U postgres >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
   fi
-  mkdir -p "$dir/pgsock"; chown postgres:postgres "$dir/pgsock"
+  mkdir -p "$dir/pgsock" "$dir/pglog"; chown postgres:postgres "$dir/pgsock" "$dir/pglog"
   log "postgres: starting on 127.0.0.1:$pg_port"
-  runuser -u postgres -- "$bin/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 \
+  runuser -u postgres -- "$bin/pg_ctl" -D "$data" -l "$dir/pglog/postgres.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $dir/pgsock -c fsync=off" start >/dev/null \
-    || { tail -n 20 "$dir/postgres.log" >&2; die "PostgreSQL did not start"; }
+    || { tail -n 20 "$dir/pglog/postgres.log" >&2; die "PostgreSQL did not start"; }
   touch "$dir/pg.started"
 }
 
