@@ -1,0 +1,6 @@
+// Every migration, in the order it is applied. Append only: an applied migration never changes
+// (its checksum is recorded), a new change is a new file.
+import type { Migration } from '../migrate.js';
+import { init } from './0001_init.js';
+
+export const MIGRATIONS: readonly Migration[] = [init];
