@@ -18,7 +18,8 @@ export interface ConfigPair {
 export type DokkuCommand =
   // reads
   | { cmd: 'version' }
-  | { cmd: 'apps:list' }
+  /** `json` needs Dokku ≥ 0.38.21; older versions only have the text layout. */
+  | { cmd: 'apps:list'; json?: boolean }
   | { cmd: 'apps:exists'; app: string }
   | { cmd: 'apps:locked'; app: string }
   | { cmd: 'apps:report'; app?: string; json?: boolean }
@@ -50,7 +51,9 @@ export type DokkuCommand =
   | { cmd: 'ps:restart'; app: string; process?: string }
   | { cmd: 'ps:rebuild'; app: string }
   | { cmd: 'domains:set'; app: string; domains: string[] }
+  /** Removes every app domain on Dokku ≥ 0.36; older versions reset to the global default instead. */
   | { cmd: 'domains:clear'; app: string }
+  | { cmd: 'domains:remove'; app: string; domains: string[] }
   | { cmd: 'git:sync'; app: string; url: string; ref: string; build: boolean }
   | { cmd: 'git:from-image'; app: string; image: string }
   | { cmd: 'git:from-archive'; app: string; url: string }
@@ -119,7 +122,7 @@ function parts(c: DokkuCommand): Parts {
   const write = (name: string, argv: string[], disruptive = false): Parts => ({ argv, mutating: true, disruptive, name });
   switch (c.cmd) {
     case 'version': return read('version', ['version']);
-    case 'apps:list': return read(c.cmd, ['--quiet', 'apps:list']);
+    case 'apps:list': return read(c.cmd, ['--quiet', 'apps:list', ...json(c.json)]);
     case 'apps:exists': return read(c.cmd, ['--quiet', 'apps:exists', c.app]);
     case 'apps:locked': return read(c.cmd, ['--quiet', 'apps:locked', c.app]);
     case 'apps:report':
@@ -167,14 +170,16 @@ function parts(c: DokkuCommand): Parts {
     case 'ps:rebuild': return write(c.cmd, ['ps:rebuild', c.app], true);
     case 'domains:set': return write(c.cmd, ['domains:set', c.app, ...c.domains]);
     case 'domains:clear': return write(c.cmd, ['domains:clear', c.app]);
+    case 'domains:remove': return write(c.cmd, ['domains:remove', c.app, ...c.domains]);
     case 'git:sync': return write(c.cmd, ['git:sync', ...(c.build ? ['--build'] : []), c.app, c.url, c.ref], c.build);
     case 'git:from-image': return write(c.cmd, ['git:from-image', c.app, c.image], true);
     case 'git:from-archive': return write(c.cmd, ['git:from-archive', c.app, c.url], true);
     case 'service:create': return write(`${c.plugin}:create`, [`${c.plugin}:create`, c.service]);
+    // The service plugins read their flags only after `<service> <app>` (`service_parse_args "${@:3}"`).
     case 'service:link':
-      return write(`${c.plugin}:link`, [`${c.plugin}:link`, ...(c.restart ? [] : ['--no-restart']), c.service, c.app], c.restart);
+      return write(`${c.plugin}:link`, [`${c.plugin}:link`, c.service, c.app, ...(c.restart ? [] : ['--no-restart'])], c.restart);
     case 'service:unlink':
-      return write(`${c.plugin}:unlink`, [`${c.plugin}:unlink`, ...(c.restart ? [] : ['--no-restart']), c.service, c.app], c.restart);
+      return write(`${c.plugin}:unlink`, [`${c.plugin}:unlink`, c.service, c.app, ...(c.restart ? [] : ['--no-restart'])], c.restart);
     case 'service:destroy': return write(`${c.plugin}:destroy`, ['--force', `${c.plugin}:destroy`, c.service]);
     case 'postgres:export': return { argv: ['postgres:export', c.service], mutating: false, name: c.cmd };
     case 'letsencrypt:enable': return write(c.cmd, ['letsencrypt:enable', c.app], true);
