@@ -100,7 +100,7 @@ export class EngineMetrics implements CommandObserver {
 
   // Dokku's catalogue has a few dozen subcommands and the driver a handful of error kinds.
   private readonly commandLabel = new BoundedLabel(100, /^[a-z][a-z0-9-]*(:[a-z0-9-]+)*$/);
-  private readonly outcomeLabel = new BoundedLabel(30, /^[a-z][a-z0-9_-]{0,39}$/);
+  private readonly outcomeLabel = new BoundedLabel(30, /^[A-Za-z][A-Za-z0-9_-]{0,39}$/);
 
   /** Hooks to pass to `new WorkQueue({ hooks })`. */
   readonly workQueueHooks: WorkQueueHooks = {

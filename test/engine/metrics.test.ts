@@ -50,7 +50,7 @@ test('recording through the typed methods moves the right series', async () => {
   metrics.reconcileFinished('error', 0.2);
   metrics.reconcileFinished('error', 0.3);
   metrics.commandFinished('postgres:link', 'success', 2);
-  metrics.commandFinished('apps:create', 'deploy-lock', 1);
+  metrics.commandFinished('apps:create', 'DeployLocked', 1);
   metrics.setInstancesByPhase(['Running', 'Running', 'Stopped']);
   metrics.driftDetected();
   metrics.setDeferredActions(4);
@@ -67,7 +67,7 @@ test('recording through the typed methods moves the right series', async () => {
   assert.equal(sample(await metrics.exposition(), 'otm_workqueue_work_duration_seconds_sum'), 7);
   assert.equal(sample(text, 'otm_reconcile_total{result="error"}'), 2);
   assert.equal(sample(text, 'otm_reconcile_duration_seconds_count'), 3);
-  assert.equal(sample(text, 'otm_dokku_commands_total{command="apps:create",outcome="deploy-lock"}'), 1);
+  assert.equal(sample(text, 'otm_dokku_commands_total{command="apps:create",outcome="DeployLocked"}'), 1);
   assert.equal(sample(text, 'otm_dokku_command_duration_seconds_sum{command="postgres:link"}'), 2);
   assert.equal(sample(text, 'otm_instances{phase="Running"}'), 2);
   assert.equal(sample(text, 'otm_instances{phase="Pending"}'), 0);

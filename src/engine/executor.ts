@@ -1,0 +1,239 @@
+// Runs one instance's planned actions, in order, through the Dokku driver. The executor is where the
+// host is protected: every mutating command first takes a token from the global bucket, every Dokku call
+// goes through one shared concurrency limit, and the first failure stops the list (the next reconcile
+// observes afresh and plans again, so nothing is skipped). A database export is verified before
+// anything after it runs, because what follows it may destroy the database.
+import { open, rm } from 'node:fs/promises';
+import PQueue from 'p-queue';
+import { render } from '../reconcile/commands.js';
+import type { DokkuCommand } from '../reconcile/commands.js';
+import type { DokkuErrorKind } from '../observed/errors.js';
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import { commitFile, tempPathFor } from './files.js';
+import type { CommandObserver } from './metrics.js';
+import type { TokenBucket } from './token-bucket.js';
+
+/** One planned action (the shape the planner produces). */
+export interface ExecutableAction {
+  command: DokkuCommand;
+  reason: string;
+  /** The printable command line, secrets masked. */
+  display: string;
+  mutating: boolean;
+  disruptive: boolean;
+  /** For `postgres:export`: where the verified dump ends up. */
+  outputFile?: string;
+  /** `verified-backup`: run only after an export earlier in the same list was verified. */
+  requires?: 'verified-backup';
+}
+
+/** The driver, as the executor needs it. Failures are errors carrying `kind` and `retryable`. */
+export interface CommandRunner {
+  run(command: DokkuCommand, opts?: { signal?: AbortSignal; outputFile?: string }): Promise<unknown>;
+}
+
+/** A failure the executor itself detects; shaped like the driver's errors. */
+export class ExecutionError extends Error {
+  override readonly name = 'ExecutionError';
+  constructor(readonly kind: string, readonly retryable: boolean, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Failures that mean the action's effect is already in place, so the list goes on. They happen when the
+ * daemon died between a command and the observation that would have skipped it, or when someone did the
+ * same by hand. Keyed by the catalogue's command name and the driver's error kind.
+ */
+export const ALREADY_DONE: ReadonlyArray<{ command: string; kind: DokkuErrorKind }> = [
+  { command: 'apps:create', kind: 'AlreadyExists' },
+  { command: 'apps:destroy', kind: 'AppMissing' },
+  { command: 'postgres:create', kind: 'AlreadyExists' },
+  { command: 'redis:create', kind: 'AlreadyExists' },
+  { command: 'postgres:link', kind: 'AlreadyLinked' },
+  { command: 'redis:link', kind: 'AlreadyLinked' },
+  { command: 'postgres:unlink', kind: 'NotLinked' },
+  { command: 'redis:unlink', kind: 'NotLinked' },
+  { command: 'postgres:destroy', kind: 'ServiceMissing' },
+  { command: 'redis:destroy', kind: 'ServiceMissing' },
+  // The image is the one already deployed.
+  { command: 'git:from-image', kind: 'NoChanges' },
+  { command: 'acl:add', kind: 'AlreadyExists' },
+];
+
+export interface ActionOutcome {
+  action: ExecutableAction;
+  /** `already-done`: Dokku refused because the effect was already there (see ALREADY_DONE). */
+  result: 'applied' | 'already-done' | 'dry-run';
+}
+
+export interface ActionFailure {
+  /** Position of the failed action in the list. */
+  index: number;
+  action: ExecutableAction;
+  error: Error;
+  kind: string;
+  /** Worth retrying with backoff; otherwise the instance is stalled until its desired state changes. */
+  retryable: boolean;
+}
+
+export interface ExecutionReport {
+  /** The actions that ran (or would run, in a dry run), in order, up to the failure. */
+  outcomes: ActionOutcome[];
+  failure?: ActionFailure;
+}
+
+export interface ExecutorOptions {
+  runner: CommandRunner;
+  /** Taken once before each mutating command. */
+  bucket: TokenBucket;
+  /** Dokku calls in flight at once, over all instances. @default 4 */
+  concurrency?: number;
+  clock?: Clock;
+  observer?: CommandObserver;
+}
+
+export interface ExecuteOptions {
+  /** Return what would run without running anything. */
+  dryRun?: boolean;
+  /** Cancels waiting and kills the running command (e.g. the reconcile's own time limit). */
+  signal?: AbortSignal;
+}
+
+/** The pg_dump custom-format archive header (`pg_dump -Fc`, what `postgres:export` streams). */
+const PG_DUMP_MAGIC = 'PGDMP';
+
+function errorShape(err: unknown): { error: Error; kind: string; retryable: boolean } {
+  const error = err instanceof Error ? err : new Error(String(err));
+  const { kind, retryable } = error as Partial<{ kind: unknown; retryable: unknown }>;
+  return {
+    error,
+    kind: typeof kind === 'string' ? kind : 'Unknown',
+    // An error we cannot classify is assumed transient: retrying with backoff is safe, stalling is not.
+    retryable: typeof retryable === 'boolean' ? retryable : true,
+  };
+}
+
+async function verifyDump(file: string, finalPath: string): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const head = Buffer.alloc(PG_DUMP_MAGIC.length);
+    await handle.read(head, 0, head.length, 0);
+    if (size === 0 || head.toString('latin1') !== PG_DUMP_MAGIC) {
+      throw new ExecutionError(
+        'BackupInvalid',
+        true,
+        `the database export for ${finalPath} is ${size === 0 ? 'empty' : 'not a pg_dump custom-format archive'}; nothing after it ran. Check the service with \`dokku postgres:info\`; the export is retried`,
+      );
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+export class Executor {
+  private readonly runner: CommandRunner;
+  private readonly bucket: TokenBucket;
+  private readonly clock: Clock;
+  private readonly observer: CommandObserver | undefined;
+  private readonly calls: PQueue;
+  /** Aborted when shutdown begins: nothing new starts. */
+  private readonly stopping = new AbortController();
+  /** Aborted when the shutdown grace period ends: running commands are killed. */
+  private readonly killing = new AbortController();
+  private readonly running = new Set<Promise<unknown>>();
+
+  constructor(options: ExecutorOptions) {
+    const concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`executor concurrency must be an integer from 1 up, got ${concurrency}`);
+    this.runner = options.runner;
+    this.bucket = options.bucket;
+    this.clock = options.clock ?? systemClock;
+    this.observer = options.observer;
+    this.calls = new PQueue({ concurrency });
+  }
+
+  /** Runs `actions` in order and stops at the first failure. Never throws: failures are in the report. */
+  async execute(actions: readonly ExecutableAction[], options: ExecuteOptions = {}): Promise<ExecutionReport> {
+    if (options.dryRun) return { outcomes: actions.map((action) => ({ action, result: 'dry-run' })) };
+    const outcomes: ActionOutcome[] = [];
+    let backupVerified = false;
+    for (const [index, action] of actions.entries()) {
+      const name = render(action.command).name;
+      try {
+        if (action.requires === 'verified-backup' && !backupVerified) {
+          throw new ExecutionError('BackupMissing', false, `\`${action.display}\` needs a verified database export first and the plan has none; it was not run`);
+        }
+        await this.runOne(action, options.signal);
+        if (action.outputFile !== undefined) backupVerified = true;
+        outcomes.push({ action, result: 'applied' });
+      } catch (err) {
+        const failed = errorShape(this.stopping.signal.aborted && !(err instanceof Error && 'kind' in err) ? this.stopping.signal.reason : err);
+        if (ALREADY_DONE.some((entry) => entry.command === name && entry.kind === failed.kind)) {
+          outcomes.push({ action, result: 'already-done' });
+          continue;
+        }
+        return { outcomes, failure: { index, action, ...failed } };
+      }
+    }
+    return { outcomes };
+  }
+
+  /** Commands running or waiting for a concurrency slot. */
+  inFlight(): number {
+    return this.calls.pending + this.calls.size;
+  }
+
+  /**
+   * Stops starting commands at once, lets running ones finish for up to `graceMs`, then kills them
+   * through their abort signal. Resolves when none is left running.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.stopping.abort(new ExecutionError('ShuttingDown', true, 'the daemon is shutting down; the instance is reconciled again on the next start'));
+    const timer = this.clock.setTimeout(() => this.killing.abort(this.stopping.signal.reason), graceMs);
+    await Promise.allSettled([...this.running]);
+    this.clock.clearTimeout(timer);
+  }
+
+  private async runOne(action: ExecutableAction, signal: AbortSignal | undefined): Promise<void> {
+    const rendered = render(action.command);
+    const waitSignal = AbortSignal.any([this.stopping.signal, ...(signal ? [signal] : [])]);
+    const killSignal = AbortSignal.any([this.killing.signal, ...(signal ? [signal] : [])]);
+    waitSignal.throwIfAborted();
+    if (rendered.mutating) await this.bucket.take(waitSignal);
+    const temp = action.outputFile === undefined ? undefined : tempPathFor(action.outputFile);
+    // p-queue races a running task against its signal and frees the slot early; only a task still waiting
+    // for a slot may be dropped, so its signal is aborted only until the task starts.
+    const queued = new AbortController();
+    let started = false;
+    const dropIfWaiting = (): void => {
+      if (!started) queued.abort(waitSignal.reason);
+    };
+    waitSignal.addEventListener('abort', dropIfWaiting, { once: true });
+    const call = this.calls.add(async () => {
+      started = true;
+      const startedAt = this.clock.now();
+      try {
+        await this.runner.run(action.command, { signal: killSignal, ...(temp !== undefined ? { outputFile: temp } : {}) });
+        this.observer?.commandFinished(rendered.name, 'success', (this.clock.now() - startedAt) / 1000);
+      } catch (err) {
+        this.observer?.commandFinished(rendered.name, errorShape(err).kind, (this.clock.now() - startedAt) / 1000);
+        throw err;
+      }
+    }, { signal: queued.signal });
+    this.running.add(call);
+    try {
+      await call;
+      if (temp !== undefined && action.outputFile !== undefined) {
+        await verifyDump(temp, action.outputFile);
+        await commitFile(temp, action.outputFile);
+      }
+    } finally {
+      waitSignal.removeEventListener('abort', dropIfWaiting);
+      this.running.delete(call);
+      if (temp !== undefined) await rm(temp, { force: true });
+    }
+  }
+}
