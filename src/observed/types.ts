@@ -53,6 +53,11 @@ export interface ObservedApp {
   resources: { memory?: string; cpu?: string };
   /** The deploy lock is held. */
   locked: boolean;
+  /**
+   * True when the observation skipped this app's per-app reads (config, scale): only the bulk reports
+   * were read, so `config` and `scale` are empty rather than known to be empty.
+   */
+  partial?: boolean;
   /** Containers seen by the Docker observer; absent when no Docker Engine is observed. */
   containers?: ObservedContainer[];
 }
