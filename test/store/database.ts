@@ -1,9 +1,11 @@
 // A private database per test file on the shared test server, dropped afterwards, so suites
 // running in parallel never see each other's rows.
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import { PG_URL } from '../support/services.js';
 import { createPool } from '../../src/store/pool.js';
+import { migrate } from '../../src/store/migrate.js';
 
 export interface TestDatabase {
   url: string;
@@ -40,4 +42,17 @@ export async function createTestDatabase(serverUrl = PG_URL): Promise<TestDataba
       await admin(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };
+}
+
+/** Gives the calling test file its own migrated database, created before its tests and dropped after. */
+export function useMigratedDatabase(): TestDatabase {
+  const db = {} as TestDatabase;
+  before(async () => {
+    Object.assign(db, await createTestDatabase());
+    await migrate(db.pool);
+  });
+  after(async () => {
+    await db.drop();
+  });
+  return db;
 }

@@ -1,7 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Command } from 'commander';
 import { checksum, migrate } from '../../src/store/migrate.js';
 import { MIGRATIONS } from '../../src/store/migrations/index.js';
+import { registerMigrate } from '../../src/cli/commands/migrate.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 let db: TestDatabase;
@@ -58,4 +60,18 @@ test('a failing migration is rolled back completely', async () => {
   assert.ok(!(await tables()).includes('half_made'));
   const { rows } = await db.pool.query('SELECT id FROM otm.schema_migrations WHERE id = $1', [broken.id]);
   assert.equal(rows.length, 0);
+});
+
+test('`otm migrate` migrates the database named by --database-url', async () => {
+  const fresh = await createTestDatabase();
+  try {
+    const program = new Command().exitOverride();
+    registerMigrate(program);
+    await program.parseAsync(['migrate', '--database-url', fresh.url], { from: 'user' });
+    assert.equal(process.exitCode, undefined);
+    const { rows } = await fresh.pool.query<{ id: string }>('SELECT id FROM otm.schema_migrations ORDER BY id');
+    assert.deepEqual(rows.map((r) => r.id), MIGRATIONS.map((m) => m.id));
+  } finally {
+    await fresh.drop();
+  }
 });

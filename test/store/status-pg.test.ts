@@ -1,20 +1,12 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { migrate } from '../../src/store/migrate.js';
 import { PgStatusStore } from '../../src/engine/status-pg.js';
 import type { InstanceEvent, InstanceStatus } from '../../src/engine/status.js';
-import { createTestDatabase, type TestDatabase } from './database.js';
+import { useMigratedDatabase } from './database.js';
 import { waitFor } from '../support/services.js';
 
-let db: TestDatabase;
-before(async () => {
-  db = await createTestDatabase();
-  await migrate(db.pool);
-});
-after(async () => {
-  await db.drop();
-});
+const db = useMigratedDatabase();
 
 function status(name: string, overrides: Partial<InstanceStatus> = {}): InstanceStatus {
   return {

@@ -1,0 +1,362 @@
+// Desired state from PostgreSQL rows (otm.instances, otm.experimenters), written by a web UI.
+// A dedicated connection LISTENs on `otm_desired`; a notification only says which row to read
+// again, and every (re)connect relists everything, so a missed notification costs nothing.
+// Rows are validated with the same schemas as manifest files; an invalid row is reported and the
+// last version that passed keeps running (remembered in otm.validation, so it survives restarts).
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { checkDocument } from '../manifest/parse.js';
+import type { ParseResult, RejectedObject } from '../manifest/parse.js';
+import { API_VERSION } from '../manifest/types.js';
+import type { Declared, Kind, ManifestIssue, Origin } from '../manifest/types.js';
+import { ExponentialBackoff } from '../engine/backoff.js';
+import type { BackoffOptions } from '../engine/backoff.js';
+import { connectionConfig } from '../store/pool.js';
+
+export const DESIRED_CHANNEL = 'otm_desired';
+
+export type DesiredTable = 'instances' | 'experimenters';
+
+const TABLES: Record<Kind, DesiredTable> = { OTreeInstance: 'instances', Experimenter: 'experimenters' };
+const KINDS: Record<DesiredTable, Kind> = { instances: 'OTreeInstance', experimenters: 'Experimenter' };
+
+/** Pino loggers fit this. */
+export interface SourceLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface PostgresDesiredSourceOptions {
+  /** For reads and writes. */
+  pool: pg.Pool;
+  /** The database URL, for the dedicated LISTEN connection. */
+  url: string;
+  /**
+   * Receives the full desired state of this source after every change. An invalid row that never
+   * passed is in `rejected`: its instance must be left alone, not treated as removed.
+   */
+  onSnapshot: (snapshot: ParseResult) => void;
+  log: SourceLog;
+  /** Delays between reconnect attempts. @default base 1 s, cap 60 s */
+  backoff?: BackoffOptions;
+}
+
+export type WriteResult = { ok: true; generation: number } | { ok: false; issues: ManifestIssue[] };
+
+export function rowOrigin(table: DesiredTable, name: string): Origin {
+  return { source: `row:${table}/${name}`, line: 0, column: 0 };
+}
+
+interface DesiredRow {
+  name: string;
+  spec: unknown;
+  labels: unknown;
+  generation: string;
+  accepted_generation: string | null;
+  accepted_spec: unknown;
+  accepted_labels: unknown;
+}
+
+/** What one row contributes to the snapshot. */
+interface RowState {
+  declared?: Declared;
+  issues: ManifestIssue[];
+  rejected?: RejectedObject;
+}
+
+/** What gets written to otm.validation for one row. */
+interface ValidationRecord {
+  kind: DesiredTable;
+  name: string;
+  checked_generation: number;
+  checked_labels: unknown;
+  valid: boolean;
+  issues: ManifestIssue[];
+  accepted_generation: number | null;
+  accepted_spec: unknown;
+  accepted_labels: unknown;
+}
+
+const SELECT_ROWS = (table: DesiredTable) => `
+  SELECT d.name, d.spec, d.labels, d.generation, v.accepted_generation, v.accepted_spec, v.accepted_labels
+  FROM otm.${table} d
+  LEFT JOIN otm.validation v ON v.kind = '${table}' AND v.name = d.name
+  WHERE d.deleted_at IS NULL`;
+
+const LISTENER_KEY = 'listen';
+
+/** Validates a row as the manifest document it stands for (on a copy: defaults are filled in place). */
+function validateRow(table: DesiredTable, name: string, spec: unknown, labels: unknown): ParseResult {
+  const origin = rowOrigin(table, name);
+  const document = structuredClone({ apiVersion: API_VERSION, kind: KINDS[table], metadata: { name, labels }, spec });
+  return checkDocument(document, origin, () => origin);
+}
+
+export class PostgresDesiredSource {
+  private readonly rows = new Map<string, RowState>();
+  private readonly pending = new Set<string>();
+  private readonly backoff: ExponentialBackoff;
+  private readonly abort = new AbortController();
+  private work: Promise<void> = Promise.resolve();
+  private drainScheduled = false;
+  private listener: pg.Client | undefined;
+  private loop: Promise<void> | undefined;
+  private listening = false;
+  private resolveFirstSync!: () => void;
+  private rejectFirstSync!: (err: Error) => void;
+  private readonly firstSync = new Promise<void>((resolve, reject) => {
+    this.resolveFirstSync = resolve;
+    this.rejectFirstSync = reject;
+  });
+
+  constructor(private readonly options: PostgresDesiredSourceOptions) {
+    this.backoff = new ExponentialBackoff({ baseMs: 1000, capMs: 60_000, ...options.backoff });
+    // Callers that never await start() must not see an unhandled rejection when stopped early.
+    this.firstSync.catch(() => undefined);
+  }
+
+  /** Connects, listens and relists; resolves after the first full relist (retrying until then). */
+  start(): Promise<void> {
+    if (this.loop) throw new Error('PostgresDesiredSource.start() was called twice');
+    this.loop = this.listenLoop();
+    return this.firstSync;
+  }
+
+  /** True while the LISTEN connection is up and the last relist succeeded. */
+  isListening(): boolean {
+    return this.listening;
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.rejectFirstSync(new Error('the PostgreSQL desired-state source was stopped before its first relist'));
+    await this.listener?.end().catch(() => undefined);
+    await this.loop;
+    await this.work;
+  }
+
+  private async listenLoop(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      const client = new pg.Client({ ...connectionConfig(this.options.url, 'otree-manager-listen'), keepAlive: true });
+      const broken = new Promise<Error | undefined>((resolve) => {
+        client.on('error', resolve);
+        client.on('end', () => resolve(undefined));
+      });
+      this.listener = client;
+      try {
+        await client.connect();
+        client.on('notification', (message) => {
+          if (message.channel === DESIRED_CHANNEL && message.payload) this.hint(message.payload);
+        });
+        // LISTEN before the relist: a change committed in between is then both read and notified.
+        await client.query(`LISTEN ${DESIRED_CHANNEL}`);
+        await this.serially(() => this.relist());
+        this.backoff.forget(LISTENER_KEY);
+        this.listening = true;
+        this.resolveFirstSync();
+        const err = await broken;
+        if (!signal.aborted) this.options.log.warn({ err: err?.message ?? 'connection ended' }, 'PostgreSQL LISTEN connection lost; reconnecting and relisting');
+      } catch (err) {
+        if (!signal.aborted) this.options.log.warn({ err: (err as Error).message }, 'PostgreSQL desired-state source cannot connect or relist; retrying');
+      } finally {
+        this.listening = false;
+        this.listener = undefined;
+        await client.end().catch(() => undefined);
+      }
+      if (signal.aborted) break;
+      await sleep(this.backoff.next(LISTENER_KEY), undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /** Runs `task` after every earlier read, so an older read never overwrites a newer one. */
+  private serially(task: () => Promise<void>): Promise<void> {
+    const run = this.work.then(task);
+    this.work = run.catch(() => undefined);
+    return run;
+  }
+
+  private hint(payload: string): void {
+    this.pending.add(payload);
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    void this.serially(() => this.drainPending()).catch((err: Error) => {
+      // A failed re-read is repaired by the relist that follows a reconnect.
+      this.options.log.warn({ err: err.message }, 'cannot re-read notified desired rows; reconnecting to relist');
+      void this.listener?.end().catch(() => undefined);
+    });
+  }
+
+  private async drainPending(): Promise<void> {
+    this.drainScheduled = false;
+    const byTable: Record<DesiredTable, string[]> = { instances: [], experimenters: [] };
+    for (const payload of this.pending) {
+      const slash = payload.indexOf('/');
+      const table = payload.slice(0, slash);
+      if (slash > 0 && (table === 'instances' || table === 'experimenters')) byTable[table].push(payload.slice(slash + 1));
+    }
+    this.pending.clear();
+    let changed = false;
+    for (const table of ['instances', 'experimenters'] as const) {
+      const names = byTable[table];
+      if (names.length === 0) continue;
+      const { rows } = await this.options.pool.query<DesiredRow>(`${SELECT_ROWS(table)} AND d.name = ANY($1)`, [names]);
+      const found = new Set(rows.map((row) => row.name));
+      const gone = names.filter((name) => !found.has(name));
+      changed = (await this.apply(table, rows)) || changed;
+      if (gone.length > 0) {
+        await this.options.pool.query('DELETE FROM otm.validation WHERE kind = $1 AND name = ANY($2)', [table, gone]);
+        for (const name of gone) changed = this.rows.delete(`${table}/${name}`) || changed;
+      }
+    }
+    if (changed) this.emit();
+  }
+
+  private async relist(): Promise<void> {
+    this.pending.clear();
+    const fresh: Array<[DesiredTable, DesiredRow[]]> = [];
+    for (const table of ['instances', 'experimenters'] as const) {
+      const { rows } = await this.options.pool.query<DesiredRow>(SELECT_ROWS(table));
+      fresh.push([table, rows]);
+      await this.options.pool.query(
+        `DELETE FROM otm.validation v WHERE v.kind = $1 AND NOT EXISTS (
+           SELECT 1 FROM otm.${table} d WHERE d.name = v.name AND d.deleted_at IS NULL)`,
+        [table],
+      );
+    }
+    this.rows.clear();
+    for (const [table, rows] of fresh) await this.apply(table, rows);
+    this.emit();
+  }
+
+  /** Validates rows, records the outcome and updates the in-memory view; true when it changed. */
+  private async apply(table: DesiredTable, rows: DesiredRow[]): Promise<boolean> {
+    const records: ValidationRecord[] = [];
+    let changed = false;
+    for (const row of rows) {
+      const { state, record } = this.evaluate(table, row);
+      records.push(record);
+      const key = `${table}/${row.name}`;
+      if (JSON.stringify(this.rows.get(key)) !== JSON.stringify(state)) changed = true;
+      this.rows.set(key, state);
+    }
+    if (records.length > 0) await this.recordValidation(records);
+    return changed;
+  }
+
+  private evaluate(table: DesiredTable, row: DesiredRow): { state: RowState; record: ValidationRecord } {
+    const origin = rowOrigin(table, row.name);
+    const generation = Number(row.generation);
+    const current = validateRow(table, row.name, row.spec, row.labels);
+    const accepted = current.objects[0];
+    const valid = accepted !== undefined;
+    const record: ValidationRecord = {
+      kind: table,
+      name: row.name,
+      checked_generation: generation,
+      checked_labels: row.labels,
+      valid,
+      issues: current.issues,
+      accepted_generation: valid ? generation : row.accepted_generation === null ? null : Number(row.accepted_generation),
+      accepted_spec: valid ? row.spec : row.accepted_spec,
+      accepted_labels: valid ? row.labels : row.accepted_labels,
+    };
+    if (accepted) return { state: { declared: accepted, issues: current.issues }, record };
+
+    const issues = [...current.issues];
+    let declared: Declared | undefined;
+    if (record.accepted_generation !== null) {
+      declared = validateRow(table, row.name, record.accepted_spec, record.accepted_labels).objects[0];
+      if (declared) {
+        issues.push({
+          severity: 'warning',
+          origin,
+          path: '',
+          code: 'ROW_LAST_VALID_KEPT',
+          message: `generation ${generation} of ${table} row "${row.name}" is invalid and is not applied; generation ${record.accepted_generation} keeps running until the row is fixed`,
+        });
+      }
+    }
+    const rejected: RejectedObject = { kind: KINDS[table], name: row.name, origin };
+    return { state: declared ? { declared, issues } : { issues, rejected }, record };
+  }
+
+  private async recordValidation(records: ValidationRecord[]): Promise<void> {
+    // One statement for the batch; rows whose outcome is unchanged are left untouched.
+    await this.options.pool.query(
+      `INSERT INTO otm.validation (kind, name, checked_generation, checked_labels, valid, issues,
+         accepted_generation, accepted_spec, accepted_labels)
+       SELECT kind, name, checked_generation, checked_labels, valid, issues, accepted_generation, accepted_spec, accepted_labels
+       FROM jsonb_to_recordset($1::jsonb) AS r(kind text, name text, checked_generation bigint, checked_labels jsonb,
+         valid boolean, issues jsonb, accepted_generation bigint, accepted_spec jsonb, accepted_labels jsonb)
+       ON CONFLICT (kind, name) DO UPDATE SET
+         checked_generation = EXCLUDED.checked_generation, checked_labels = EXCLUDED.checked_labels,
+         valid = EXCLUDED.valid, issues = EXCLUDED.issues, accepted_generation = EXCLUDED.accepted_generation,
+         accepted_spec = EXCLUDED.accepted_spec, accepted_labels = EXCLUDED.accepted_labels, checked_at = now()
+       WHERE (validation.checked_generation, validation.checked_labels, validation.valid, validation.issues, validation.accepted_generation)
+         IS DISTINCT FROM (EXCLUDED.checked_generation, EXCLUDED.checked_labels, EXCLUDED.valid, EXCLUDED.issues, EXCLUDED.accepted_generation)`,
+      [JSON.stringify(records)],
+    );
+  }
+
+  private emit(): void {
+    const snapshot: ParseResult = { objects: [], issues: [], rejected: [] };
+    for (const key of [...this.rows.keys()].sort()) {
+      const state = this.rows.get(key);
+      if (state?.declared) snapshot.objects.push(state.declared);
+      if (state?.rejected) snapshot.rejected.push(state.rejected);
+      if (state) snapshot.issues.push(...state.issues);
+    }
+    this.options.onSnapshot(snapshot);
+  }
+
+  /** Creates or replaces a row (undeleting it); refused without writing when the spec is invalid. */
+  async upsert(kind: Kind, name: string, spec: unknown, labels: Record<string, string>, author: string): Promise<WriteResult> {
+    const table = TABLES[kind];
+    requireAuthor(author);
+    const { objects, issues } = validateRow(table, name, spec, labels);
+    if (objects.length === 0) return { ok: false, issues };
+    const { rows } = await this.options.pool.query<{ generation: string }>(
+      `INSERT INTO otm.${table} (name, spec, labels, created_by, updated_by) VALUES ($1, $2, $3, $4, $4)
+       ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, labels = EXCLUDED.labels,
+         updated_by = EXCLUDED.updated_by, deleted_at = NULL, deleted_by = NULL
+       RETURNING generation`,
+      [name, JSON.stringify(spec), JSON.stringify(labels), author],
+    );
+    return { ok: true, generation: Number(rows[0]?.generation) };
+  }
+
+  /** Marks a row deleted; the row stays for the record. False when there was no live row. */
+  async softDelete(kind: Kind, name: string, author: string): Promise<boolean> {
+    requireAuthor(author);
+    const result = await this.options.pool.query(
+      `UPDATE otm.${TABLES[kind]} SET deleted_at = now(), deleted_by = $2, updated_by = $2 WHERE name = $1 AND deleted_at IS NULL`,
+      [name, author],
+    );
+    return result.rowCount === 1;
+  }
+
+  /**
+   * Asks for one database reset or one restart of an instance by incrementing
+   * `spec.<action>.generation` atomically; returns the new one-shot generation.
+   */
+  async bumpGeneration(name: string, action: 'resetDatabase' | 'restart', author: string): Promise<number> {
+    requireAuthor(author);
+    const { rows } = await this.options.pool.query<{ bumped: string }>(
+      `UPDATE otm.instances
+       SET spec = spec || jsonb_build_object($2::text, COALESCE(spec -> $2, '{}'::jsonb)
+             || jsonb_build_object('generation', COALESCE((spec -> $2 ->> 'generation')::bigint, 0) + 1)),
+           updated_by = $3
+       WHERE name = $1 AND deleted_at IS NULL
+       RETURNING spec -> $2 ->> 'generation' AS bumped`,
+      [name, action, author],
+    );
+    const bumped = rows[0]?.bumped;
+    if (bumped === undefined) throw new Error(`instance "${name}" has no live row in otm.instances: create it before asking for ${action}`);
+    return Number(bumped);
+  }
+}
+
+function requireAuthor(author: string): void {
+  if (author.trim() === '') throw new TypeError('every write to the desired-state tables names its author: pass a non-empty author');
+}
