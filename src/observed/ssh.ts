@@ -34,6 +34,8 @@ export class UnsendableArgumentError extends Error {
 }
 
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+/** Words GNU `echo` takes as options when they stand alone. */
+const ECHO_OPTION = /^(-[neE]+|--help|--version)$/;
 
 /** Quote one word so that a POSIX shell and GNU `xargs` both read it back unchanged. */
 export function posixQuote(word: string): string {
@@ -50,6 +52,11 @@ export function remoteCommand(argv: string[]): string {
       throw new UnsendableArgumentError(
         `the argument ${JSON.stringify(word.slice(0, 40))} of \`${command}\` holds a line break, which Dokku's ssh ` +
         'command splitting would cut off; send such values through `config:set --encoded`');
+    }
+    if (ECHO_OPTION.test(word)) {
+      throw new UnsendableArgumentError(
+        `the argument ${JSON.stringify(word)} of \`${command}\` would be swallowed: Dokku re-splits ssh commands with ` +
+        '`xargs -n 1`, whose `echo` reads it as its own option');
     }
     if (wordSplitOnly && !SAFE_WORD.test(word)) {
       throw new UnsendableArgumentError(
