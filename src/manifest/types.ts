@@ -119,4 +119,6 @@ export interface ManifestIssue {
 export interface Declared<T extends ManifestObject = ManifestObject> {
   object: T;
   origin: Origin;
+  /** Positions of the fields that cross-object checks report on (`metadata.name`, `spec.owner`, `spec.host`, `spec.domains[0]`…), by dotted path. */
+  fields?: Record<string, Origin>;
 }

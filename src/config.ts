@@ -1,0 +1,106 @@
+// The daemon's configuration: a YAML file validated and defaulted by schemas/config.schema.json, then
+// frozen. With no file at all the defaults apply, so `otm validate` works in a fresh checkout.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { formatIssue, parseConfig } from './manifest/index.js';
+import type { ManifestIssue } from './manifest/index.js';
+
+export type HostTransport =
+  | { type: 'local'; dokkuPath: string }
+  | { type: 'ssh'; host: string; port: number; user: string; identityFile?: string; knownHostsFile?: string };
+
+export interface HostConfig {
+  name: string;
+  transport: HostTransport;
+  commandTimeoutSeconds: number;
+}
+
+export interface Config {
+  hosts: HostConfig[];
+  /** Absolute paths (relative ones in the file are resolved against the file's directory). */
+  manifestsDir: string;
+  stateDir: string;
+  backupDir: string;
+  postgresUrl?: string;
+  redisUrl?: string;
+  http: { listen: string; tokenFile?: string };
+  queue: { concurrency: number; mutationsPerSecond: number; burst: number; backoffBaseMs: number; backoffMaxMs: number };
+  resync: { schedule: string; jitterPercent: number };
+  prune: boolean;
+  baseDomain?: string;
+  drainSeconds: number;
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' };
+}
+
+/** The environment variable that names the configuration file when no path is given. */
+export const CONFIG_ENV = 'OTM_CONFIG';
+
+/** The configuration cannot be used; `issues` holds the positioned problems when the file was parsed. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(message: string, readonly issues: ManifestIssue[] = []) {
+    super(issues.length > 0 ? `${message}:\n${issues.map((issue) => `  ${formatIssue(issue)}`).join('\n')}` : message);
+  }
+}
+
+export interface LoadConfigOptions {
+  /** An explicit configuration file (e.g. `--config`); wins over OTM_CONFIG. */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Directory for relative paths when no file is used (default: the working directory). */
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file that was read, or undefined when only defaults apply. */
+  file?: string;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Reads, validates and freezes the configuration: `options.path`, else $OTM_CONFIG, else defaults only. */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
+  const env = options.env ?? process.env;
+  const file = options.path ?? (env[CONFIG_ENV] || undefined);
+  let text = '';
+  if (file !== undefined) {
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      const origin = options.path !== undefined ? 'given with --config' : `named by ${CONFIG_ENV}`;
+      throw new ConfigError(`cannot read the configuration file ${file} (${origin}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; create it or point to another file`);
+    }
+  }
+  const source = file ?? '(defaults)';
+  const { config, issues } = parseConfig(text, source);
+  if (!config) throw new ConfigError(`invalid configuration ${source}`, issues);
+
+  const baseDir = file !== undefined ? path.dirname(path.resolve(file)) : path.resolve(options.cwd ?? process.cwd());
+  const typed = config as unknown as Config;
+  for (const key of ['manifestsDir', 'stateDir', 'backupDir'] as const) typed[key] = path.resolve(baseDir, typed[key]);
+  if (typed.http.tokenFile) typed.http.tokenFile = path.resolve(baseDir, typed.http.tokenFile);
+  const names = new Set<string>();
+  for (const host of typed.hosts) {
+    if (names.has(host.name)) {
+      throw new ConfigError(`invalid configuration ${source}: host "${host.name}" is declared twice; give every host its own name`);
+    }
+    names.add(host.name);
+    if (host.transport.type === 'ssh') {
+      if (host.transport.identityFile) host.transport.identityFile = path.resolve(baseDir, host.transport.identityFile);
+      if (host.transport.knownHostsFile) host.transport.knownHostsFile = path.resolve(baseDir, host.transport.knownHostsFile);
+    }
+  }
+  return { config: deepFreeze(typed), ...(file !== undefined ? { file: path.resolve(file) } : {}) };
+}
+
+/** A URL with its password replaced, safe to log. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z+]+:\/\/[^:/@]*:)[^@/]*@/i, '$1********@');
+}
