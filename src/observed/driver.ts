@@ -206,6 +206,16 @@ export class DokkuDriver {
     return { plugin, name, status: info['status'] ?? '', links };
   }
 
+  /** Certificates per app, or undefined when the letsencrypt plugin is not installed. */
+  private async letsencryptList(signal?: AbortSignal): Promise<LetsencryptEntry[] | undefined> {
+    const { result, error } = await this.attempt(render({ cmd: 'letsencrypt:list' }), { signal });
+    if (!error) return parseLetsencryptList(result.stdout);
+    if (error.kind === 'PluginMissing') return undefined;
+    // The plugin lists through `dokku_apps`, which fails when there are no apps at all.
+    if (NO_APPS.test(error.dokkuMessage)) return [];
+    throw error;
+  }
+
   private async aclUsers(app: string, signal?: AbortSignal): Promise<string[] | undefined> {
     // The acl plugin lists users on stderr, and refuses to run for ssh keys (only on the host itself).
     const r = await this.read({ cmd: 'acl:list', app }, (e) => e.kind === 'PluginMissing' || e.kind === 'Usage', { signal });
@@ -237,12 +247,10 @@ export class DokkuDriver {
         this.bulkReport('resource:report', 'resource', signal),
       ]);
     const [postgres, redis] = [await this.services('postgres', signal), await this.services('redis', signal)];
-    const le = names.length === 0
-      ? undefined
-      : await this.read({ cmd: 'letsencrypt:list' }, (e) => e.kind === 'PluginMissing', { signal });
+    const le = await this.letsencryptList(signal);
     const sshKeys = await this.read({ cmd: 'ssh-keys:list' }, (e) => NO_SSH_KEYS.test(e.dokkuMessage), { signal });
 
-    const certificates = new Map<string, LetsencryptEntry>((le ? parseLetsencryptList(le.stdout) : []).map((e) => [e.app, e]));
+    const certificates = new Map<string, LetsencryptEntry>((le ?? []).map((e) => [e.app, e]));
     const services = new Map<string, ObservedService>();
     const linked = (plugin: ServicePlugin, app: string) =>
       [...services.values()].filter((s) => s.plugin === plugin && s.links.includes(app)).map((s) => s.name);
