@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setCondition } from '../../src/engine/conditions.js';
 import { FileStatusStore, STATE_FILE_NAME, StateFileError } from '../../src/engine/status-file.js';
 import type { InstanceEvent, InstanceStatus } from '../../src/engine/status.js';
 
@@ -134,18 +133,3 @@ test('a damaged state file stops loading with an error naming the file and the b
   await writeFile(path, JSON.stringify({ version: 7, instances: {}, events: {} }));
   await assert.rejects(FileStatusStore.open(dir), /format version 7/);
 }));
-
-test('setCondition keeps lastTransitionTime while the status holds and moves it when the status changes', () => {
-  const t0 = new Date('2026-01-01T09:00:00Z');
-  const t1 = new Date('2026-01-01T09:05:00Z');
-  const t2 = new Date('2026-01-01T09:10:00Z');
-  let conditions = setCondition([], { type: 'Ready', status: 'False', reason: 'Deploying', message: 'building' }, t0);
-  conditions = setCondition(conditions, { type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'running 3 actions' }, t0);
-  conditions = setCondition(conditions, { type: 'Ready', status: 'False', reason: 'DeployLockHeld', message: 'waiting for the lock' }, t1);
-  assert.deepEqual(conditions[0], { type: 'Ready', status: 'False', reason: 'DeployLockHeld', message: 'waiting for the lock', lastTransitionTime: t0.toISOString() });
-  const before = conditions;
-  conditions = setCondition(conditions, { type: 'Ready', status: 'True', reason: 'Synced', message: 'in sync' }, t2);
-  assert.equal(conditions[0]?.lastTransitionTime, t2.toISOString());
-  assert.deepEqual(conditions.map((c) => c.type), ['Ready', 'Reconciling'], 'order kept, no duplicates');
-  assert.equal(before[0]?.status, 'False', 'the input array is not modified');
-});
