@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import type { Logger } from 'pino';
+import type { Logger } from './logger.js';
 import { systemClock } from './clock.js';
 import type { Clock, TimerHandle } from './clock.js';
 
@@ -45,8 +45,12 @@ export interface LeaseTimings {
 
 export const DEFAULT_LEASE_TIMINGS: LeaseTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
 
+/** Shaped like the driver's errors (`kind`, `retryable`) so the executor reports it like any failed command. */
 export class NotLeaderError extends Error {
   readonly code = 'NOT_LEADER';
+  readonly kind = 'NotLeader';
+  /** The change set is retried, by whichever replica leads by then. */
+  readonly retryable = true;
   constructor(identity: string, detail: string) {
     super(`replica ${identity} is not the leader (${detail}); it takes no action until it holds the lease again`);
     this.name = 'NotLeaderError';
