@@ -1,0 +1,369 @@
+// plan(): the least work that makes one instance on a Dokku host what its manifest declares.
+// Pure: the desired instance, the observed app and the time come in as data, ordered actions come out.
+//
+// Rules (docs/reconcile.md explains them for lab admins):
+// - Config, service links, scale and resource limits are changed without restarting; each change set
+//   then ends with at most one restart-like action: a deploy when the source changed, the start that
+//   follows a database reset or starts a stopped app, else one restart (or a scale that redeploys).
+// - Unchanged values are never re-set: Dokku restarts on every config:set, even for equal values.
+// - Apps without the ownership marker are never touched unless spec.adopt says so.
+// - Inside a freeze window nothing restarts, stops or resets a running app, and the changes that would
+//   need such a restart wait too (applied with --no-restart they would leave a restart owed that no
+//   later pass could see). Everything else still runs.
+
+import type { DeferredAction, Phase } from '../engine/status.js';
+import type { OTreeInstance, Source } from '../manifest/types.js';
+import { OWNERSHIP_MARKER, serviceNames } from '../manifest/reserved.js';
+import type { ObservedApp, ObservedHost, ObservedService } from '../observed/types.js';
+import { planned } from './action.js';
+import type { Plan, PlannedAction } from './action.js';
+import type { DokkuCommand, ServicePlugin } from './commands.js';
+import {
+  MARKER_VALUE, RESETDB_GENERATION_KEY, RESETDB_PENDING_KEY, RESTART_GENERATION_KEY, SOURCE_KEY,
+  desiredConfig, diffConfig, isManaged, needsRestart, pair,
+} from './config.js';
+import type { Secrets } from './config.js';
+import { freezeEnd } from './freeze.js';
+import { isManagedKeyName } from './sshkeys.js';
+
+export interface PlanInput {
+  /** The declared instance, defaults applied. */
+  instance: OTreeInstance;
+  /** Resolved by the engine; they only ever appear masked in the plan. */
+  secrets: Secrets;
+  /** undefined: the app does not exist. */
+  observed: ObservedApp | undefined;
+  /** Host-wide services, keyed `<plugin>/<name>`. */
+  services: ReadonlyMap<string, ObservedService>;
+  /** The owner's Dokku key names (see ownerKeyNames()): the users allowed to push. */
+  ownerKeyNames?: readonly string[];
+  /** The app's ACL as observed; undefined when not read (e.g. the app does not exist yet). */
+  acl?: readonly string[];
+  now: Date;
+  host: {
+    baseDomain?: string;
+    /** The host name experimenters `git push dokku@<gitHost>:<app>` to. */
+    gitHost?: string;
+    plugins: ObservedHost['plugins'];
+  };
+}
+
+/**
+ * When a held-back action may run inside a freeze window. `live`: held while the app serves
+ * (restarts, and changes that need one); `always`: held whenever the app is deployed (a database
+ * reset destroys a session's data even while the app is stopped).
+ */
+type Hold = 'never' | 'live' | 'always';
+
+interface Step {
+  action: PlannedAction;
+  hold: Hold;
+}
+
+const RESETDB_COMMAND = ['otree', 'resetdb', '--noinput'];
+
+function generation(config: Record<string, string>, key: string): number {
+  const n = Number.parseInt(config[key] ?? '', 10);
+  return Number.isFinite(n) ? n : 0;
+}
+
+function blockedPlan(reason: string, message: string): Plan {
+  return { actions: [], deferred: [], phase: 'Failed', notes: [message], blocked: { reason, message } };
+}
+
+/** The URL git:from-archive downloads: archive.path as given when it is a URL, else a file on the Dokku host. */
+export function archiveUrl(path: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(path) ? path : `file://${path}`;
+}
+
+/** What SOURCE_KEY holds once the manager has deployed a git or archive source. */
+function sourceRecord(source: Source): string | undefined {
+  if ('git' in source) return `git:${source.git.url}#${source.git.ref}`;
+  if ('archive' in source) return `archive:${archiveUrl(source.archive.path)}`;
+  return undefined;
+}
+
+/** Whether the declared source is what the app runs. A push source is whatever was pushed. */
+function sourceDeployed(source: Source, app: ObservedApp | undefined): boolean {
+  if ('push' in source) return true;
+  if (!app?.deployed) return false;
+  if ('image' in source) return app.deploySource === 'docker-image' && app.deploySourceMetadata === source.image.ref;
+  // Someone pushing or deploying by hand replaces what the manager recorded.
+  const other = 'git' in source ? ['git', 'docker-image'] : ['git', 'git-sync', 'docker-image'];
+  return !other.includes(app.deploySource) && app.config[SOURCE_KEY] === sourceRecord(source);
+}
+
+function isDeploy(command: DokkuCommand): boolean {
+  return command.cmd === 'git:from-image' || command.cmd === 'git:sync' || command.cmd === 'git:from-archive';
+}
+
+function deployCommand(app: string, source: Source): DokkuCommand | undefined {
+  if ('image' in source) return { cmd: 'git:from-image', app, image: source.image.ref };
+  if ('git' in source) return { cmd: 'git:sync', app, url: source.git.url, ref: source.git.ref, build: true };
+  if ('archive' in source) return { cmd: 'git:from-archive', app, url: archiveUrl(source.archive.path) };
+  return undefined;
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const sa = [...new Set(a)].sort();
+  const sb = [...new Set(b)].sort();
+  return sa.length === sb.length && sa.every((v, i) => v === sb[i]);
+}
+
+export function plan(input: PlanInput): Plan {
+  const { instance, observed, now, host } = input;
+  const { spec } = instance;
+  const app = instance.metadata.name;
+  const config = observed?.config ?? {};
+  const notes: string[] = [];
+  const steps: Step[] = [];
+  const add = (action: PlannedAction, hold: Hold = 'never'): void => { steps.push({ action, hold }); };
+
+  const adopting = observed !== undefined && !isManaged(config);
+  if (adopting && !spec.adopt) {
+    return blockedPlan('NotManaged', `app ${app} exists but is not managed by otree-manager; set spec.adopt: true in its manifest (or run \`otm adopt ${app}\`) to take it over`);
+  }
+  if (!host.plugins.postgres) {
+    return blockedPlan('PluginMissing', `instance ${app} needs a PostgreSQL database but the Dokku host has no postgres plugin; install dokku-postgres on the host`);
+  }
+  if (spec.redis && !host.plugins.redis) {
+    return blockedPlan('PluginMissing', `instance ${app} declares spec.redis: true but the Dokku host has no redis plugin; install dokku-redis on the host or set spec.redis: false`);
+  }
+
+  if (observed?.partial) {
+    return { actions: [], deferred: [], phase: observed.deployed ? 'Running' : 'Pending',
+      notes: [`app ${app} was observed only partly (its config and scale were not read); nothing is planned until a full observation`] };
+  }
+
+  const expired = spec.expiresAt !== undefined && Date.parse(spec.expiresAt) <= now.getTime();
+  const wantRunning = spec.state === 'running' && !expired;
+  const deployed = observed?.deployed ?? false;
+  const live = deployed && (observed?.status === 'running' || observed?.status === 'mixed');
+  let changesNeedRestart = false;
+
+  if (!observed) add(planned({ cmd: 'apps:create', app }, `instance ${app} is declared and its app does not exist`));
+  if (adopting) {
+    add(planned({ cmd: 'config:set', app, pairs: [pair(OWNERSHIP_MARKER, MARKER_VALUE)], restart: false },
+      `spec.adopt is true: otree-manager takes over the existing app ${app}`));
+  }
+
+  // Services: a fresh database needs no reset; a retained one may hold an earlier instance's data.
+  const names = serviceNames(app);
+  const wantServices: ServicePlugin[] = spec.redis ? ['postgres', 'redis'] : ['postgres'];
+  let freshDatabase = false;
+  for (const plugin of wantServices) {
+    const service = names[plugin];
+    if (!input.services.has(`${plugin}/${service}`)) {
+      add(planned({ cmd: 'service:create', plugin, service }, `instance ${app} uses the ${plugin} service ${service}, which does not exist`));
+      if (plugin === 'postgres') freshDatabase = true;
+    }
+    if (!observed?.links[plugin].includes(service)) {
+      add(planned({ cmd: 'service:link', plugin, service, app, restart: false }, `instance ${app} uses the ${plugin} service ${service}, which is not linked to it`), 'live');
+      changesNeedRestart = true;
+    }
+  }
+  if (!spec.redis && observed?.links.redis.includes(names.redis)) {
+    add(planned({ cmd: 'service:unlink', plugin: 'redis', service: names.redis, app, restart: false },
+      `spec.redis is false; the service ${names.redis} is kept (it is removed with the instance)`), 'live');
+    changesNeedRestart = true;
+  }
+
+  // Config: one set and one unset of the keys that differ; generations recorded alongside.
+  const desired = desiredConfig(instance, input.secrets, config);
+  if (adopting) desired.delete(OWNERSHIP_MARKER);
+  const diff = diffConfig(desired, config);
+  if (diff.set.some((p) => needsRestart(p.key)) || diff.unset.length > 0) changesNeedRestart = true;
+  if (spec.otree.version === '3' && deployed && diff.set.some((p) => p.key === 'OTREE_ADMIN_PASSWORD')) {
+    notes.push('oTree 3 reads the admin password only when it creates the database: bump spec.resetDatabase.generation to apply the new password');
+  }
+
+  const limits: { memory?: string; cpu?: string } = {};
+  for (const kind of ['memory', 'cpu'] as const) {
+    const want = spec.resources[kind];
+    const have = observed?.resources[kind];
+    if (want !== have) limits[kind] = want ?? 'clear';
+  }
+  if (Object.keys(limits).length > 0) changesNeedRestart = true;
+
+  const restartWanted = spec.restart.generation;
+  const restartOwed = restartWanted > generation(config, RESTART_GENERATION_KEY);
+  const resetWanted = spec.resetDatabase.generation;
+  const resetOwed = resetWanted > generation(config, RESETDB_GENERATION_KEY);
+  const resetStarted = generation(config, RESETDB_PENDING_KEY) === resetWanted;
+
+  const source = spec.source;
+  const deployNow = wantRunning && !sourceDeployed(source, observed);
+  const deployCmd = deployNow ? deployCommand(app, source) : undefined;
+  const runsAfterPlan = deployed || deployCmd !== undefined;
+  const resetNow = resetOwed && runsAfterPlan && !(freshDatabase && !deployed);
+  if (resetOwed && freshDatabase && !deployed) {
+    diff.set.push(pair(RESETDB_GENERATION_KEY, String(resetWanted)));
+  } else if (resetOwed && !runsAfterPlan) {
+    notes.push(`database reset ${resetWanted} waits for the first deploy`);
+  }
+
+  const scaleNow = { web: observed?.scale.web ?? 1, worker: observed?.scale.worker ?? 0 };
+  const scaleChange: Record<string, number> = {};
+  for (const type of ['web', 'worker'] as const) {
+    if (spec.processes[type] !== scaleNow[type]) scaleChange[type] = spec.processes[type];
+  }
+  const scaleChanged = Object.keys(scaleChange).length > 0;
+
+  // How this change set restarts the app, if it must: a deploy, the start after a reset, starting a
+  // stopped app, one restart, or a scale that redeploys the changed process types.
+  const restartsRunningApp = wantRunning && live && !deployCmd && !resetNow;
+  const restartWithConfig = restartsRunningApp && restartOwed;
+  const plainRestart = restartsRunningApp && !restartOwed && changesNeedRestart;
+  const scaleDeploys = restartsRunningApp && scaleChanged && !restartOwed && !changesNeedRestart;
+  if (restartOwed && !restartWithConfig) diff.set.push(pair(RESTART_GENERATION_KEY, String(restartWanted)));
+  // Before a first deploy the source can be recorded up front: should that deploy fail, the app is still
+  // not deployed and the next pass deploys again. Later deploys record it only once they succeeded.
+  const record = deployCmd ? sourceRecord(source) : undefined;
+  if (record !== undefined && !deployed) diff.set.push(pair(SOURCE_KEY, record));
+
+  const configHold: Hold = diff.set.some((p) => needsRestart(p.key)) || diff.unset.length > 0 ? 'live' : 'never';
+  if (diff.set.length > 0) {
+    add(planned({ cmd: 'config:set', app, pairs: diff.set, restart: false }, `config ${diff.set.map((p) => p.key).join(', ')} differs from the declared value`), configHold);
+  }
+  if (diff.unset.length > 0) {
+    add(planned({ cmd: 'config:unset', app, keys: diff.unset, restart: false }, `config ${diff.unset.join(', ')} is no longer declared`), 'live');
+  }
+
+  if (spec.domains.length > 0 && !sameSet(spec.domains, observed?.domains ?? [])) {
+    add(planned({ cmd: 'domains:set', app, domains: spec.domains }, `declared domains ${spec.domains.join(' ')} differ from the app's`));
+  }
+
+  if (Object.keys(limits).length > 0) {
+    add(planned({ cmd: 'resource:limit', app, ...limits }, `resource limits ${Object.keys(limits).join(', ')} differ from spec.resources (they apply at the next start)`), 'live');
+  }
+
+  if (scaleChanged) {
+    const counts = Object.entries(scaleChange).map(([t, n]) => `${t}=${n}`).join(' ');
+    add(planned({ cmd: 'ps:scale', app, scale: scaleChange, skipDeploy: !scaleDeploys },
+      scaleDeploys ? `declared processes ${counts}; this redeploys only the changed process types` : `declared processes ${counts}; they apply when the app next starts`), 'live');
+  }
+
+  planAcl(input, add, notes);
+
+  if (deployCmd) {
+    add(planned(deployCmd, deployed ? `declared source differs from what app ${app} runs` : `first deploy of instance ${app}`), 'live');
+    if (record !== undefined && deployed) {
+      add(planned({ cmd: 'config:set', app, pairs: [pair(SOURCE_KEY, record)], restart: false }, 'record the source just deployed'), 'live');
+    }
+  }
+
+  if (resetNow) {
+    for (const action of resetSteps(app, resetWanted, { stop: live || deployCmd !== undefined, resumed: resetStarted, start: wantRunning })) add(action, 'always');
+  } else if (wantRunning && deployed && !live && !deployCmd) {
+    add(planned({ cmd: 'ps:start', app }, `instance ${app} is declared running and its processes are stopped`));
+  }
+  if (restartWithConfig) {
+    add(planned({ cmd: 'config:set', app, pairs: [pair(RESTART_GENERATION_KEY, String(restartWanted))], restart: true },
+      `restart generation ${restartWanted} requested${changesNeedRestart ? '; the restart also applies the changes above' : ''}`), 'live');
+  } else if (plainRestart) {
+    add(planned({ cmd: 'ps:restart', app }, 'apply the changes above to the running processes'), 'live');
+  }
+  if (!wantRunning && live && !resetNow) {
+    add(planned({ cmd: 'ps:stop', app }, expired ? `instance ${app} expired at ${spec.expiresAt}` : `instance ${app} is declared stopped`), 'live');
+  }
+
+  planTls(input, runsAfterPlan && wantRunning, add, notes);
+
+  if (expired) notes.push(`expired at ${spec.expiresAt}: stopped, nothing deleted`);
+  if (!wantRunning && !sourceDeployed(source, observed) && !('push' in source)) notes.push('the declared source is deployed when the instance runs again');
+  if (wantRunning && !deployed && 'push' in source) {
+    notes.push(`waiting for git push to dokku@${host.gitHost ?? host.baseDomain ?? '<dokku host>'}:${app}`);
+  }
+
+  return assemble(steps, { instance, now, live, deployed, expired, wantRunning, deploying: deployCmd !== undefined, notes });
+}
+
+function resetSteps(app: string, generation: number, how: { stop: boolean; resumed: boolean; start: boolean }): PlannedAction[] {
+  const steps: PlannedAction[] = [];
+  const what = `database reset ${generation}`;
+  if (how.stop) steps.push(planned({ cmd: 'ps:stop', app }, `${what}: stop the processes so that nothing holds the database`));
+  // Recorded after the stop and before the run: a crash in between leaves the reset owed and the
+  // processes stopped, so running it again loses nothing that was not meant to be lost.
+  if (!how.resumed) steps.push(planned({ cmd: 'config:set', app, pairs: [pair(RESETDB_PENDING_KEY, String(generation))], restart: false }, `${what}: record that it has started`));
+  steps.push(planned({ cmd: 'run', app, command: RESETDB_COMMAND }, how.resumed
+    ? `${what} was interrupted before it was recorded as done: run it again`
+    : `spec.resetDatabase.generation is ${generation}: drop and recreate every oTree table`));
+  steps.push(planned({ cmd: 'config:set', app, pairs: [pair(RESETDB_GENERATION_KEY, String(generation))], restart: false }, `${what}: record that it is done`));
+  if (how.start) steps.push(planned({ cmd: 'ps:start', app }, `${what}: start the processes again (this also applies the changes above)`));
+  return steps;
+}
+
+function planAcl(input: PlanInput, add: (action: PlannedAction) => void, notes: string[]): void {
+  const app = input.instance.metadata.name;
+  const owner = input.instance.spec.owner;
+  const wanted = input.ownerKeyNames ?? [];
+  if (!input.host.plugins.acl) {
+    notes.push('the Dokku host has no acl plugin: every ssh key may push to every app');
+    return;
+  }
+  if (wanted.length === 0 && 'push' in input.instance.spec.source) {
+    notes.push(`owner ${owner} has no ssh keys: nobody can git push to ${app}`);
+  }
+  const current = input.acl ?? [];
+  for (const user of wanted) {
+    if (!current.includes(user)) add(planned({ cmd: 'acl:add', app, user }, `owner ${owner} pushes with key ${user}`));
+  }
+  for (const user of [...current].sort()) {
+    if (isManagedKeyName(user) && !wanted.includes(user)) {
+      add(planned({ cmd: 'acl:remove', app, user }, `key ${user} is not a key of owner ${owner}`));
+    }
+  }
+}
+
+function planTls(input: PlanInput, runs: boolean, add: (action: PlannedAction, hold: Hold) => void, notes: string[]): void {
+  const { instance, observed, host } = input;
+  if (!instance.spec.tls.letsencrypt || observed?.letsencrypt.active) return;
+  if (!host.plugins.letsencrypt) {
+    notes.push('spec.tls.letsencrypt is true but the Dokku host has no letsencrypt plugin; install dokku-letsencrypt');
+  } else if (!runs) {
+    notes.push('TLS is enabled once the app is deployed and running');
+  } else if (instance.spec.domains.length === 0 && (observed?.domains.length ?? 0) === 0 && !host.baseDomain) {
+    notes.push('TLS needs a domain: declare spec.domains');
+  } else {
+    add(planned({ cmd: 'letsencrypt:enable', app: instance.metadata.name }, 'spec.tls.letsencrypt is true and no certificate is active'), 'live');
+  }
+}
+
+interface Context {
+  instance: OTreeInstance;
+  now: Date;
+  live: boolean;
+  deployed: boolean;
+  expired: boolean;
+  wantRunning: boolean;
+  deploying: boolean;
+  notes: string[];
+}
+
+function assemble(steps: Step[], ctx: Context): Plan {
+  const { spec } = ctx.instance;
+  const until = freezeEnd(spec.freezeWindows, ctx.now);
+  const actions: PlannedAction[] = [];
+  const deferred: DeferredAction[] = [];
+  for (const { action, hold } of steps) {
+    const held = until !== undefined && ((hold === 'live' && ctx.live) || (hold === 'always' && ctx.deployed));
+    if (held) deferred.push({ action: action.display, reason: action.reason, until: until.toISOString() });
+    else actions.push(action);
+  }
+  const notes = [...ctx.notes];
+  let requeueAfter: Date | undefined;
+  if (until !== undefined && deferred.length > 0) {
+    notes.push(`freeze window until ${until.toISOString()}: ${deferred.length} action(s) deferred`);
+    requeueAfter = until;
+  }
+  if (spec.expiresAt !== undefined && !ctx.expired) {
+    const expiry = new Date(Date.parse(spec.expiresAt));
+    if (requeueAfter === undefined || expiry < requeueAfter) requeueAfter = expiry;
+  }
+  let phase: Phase;
+  if (!ctx.wantRunning) phase = 'Stopped';
+  else if (ctx.deploying && actions.some((a) => isDeploy(a.command))) phase = 'Deploying';
+  else if (!ctx.deployed) phase = 'Pending';
+  else phase = 'Running';
+  return { actions, deferred, ...(requeueAfter ? { requeueAfter } : {}), phase, notes };
+}
