@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as tick } from 'node:timers/promises';
+import { getTasks } from 'node-cron';
+import { FakeClock } from '../../src/engine/clock.js';
+import { Resync } from '../../src/engine/resync.js';
+import type { CronScheduler } from '../../src/engine/resync.js';
+import { waitFor } from '../support/services.js';
+
+/** A cron stand-in the test fires by hand. */
+class HandCron implements CronScheduler {
+  tick: (() => void) | undefined;
+  expression = '';
+  stopped = false;
+  schedule(expression: string, tick: () => void): { stop(): void } {
+    this.expression = expression;
+    this.tick = tick;
+    return { stop: () => { this.stopped = true; } };
+  }
+}
+
+test('each scheduled run starts after its random jitter', async () => {
+  const clock = new FakeClock();
+  const cron = new HandCron();
+  const runs: number[] = [];
+  const resync = new Resync({ schedule: '*/5 * * * *', maxJitterMs: 10_000, random: () => 0.25, clock, scheduler: cron, onResync: () => { runs.push(clock.now()); }, onError: assert.fail });
+  assert.equal(cron.expression, '*/5 * * * *');
+  cron.tick?.();
+  clock.advance(2499);
+  assert.deepEqual(runs, []);
+  clock.advance(1);
+  assert.deepEqual(runs, [2500]);
+  await tick();
+  clock.advance(300_000 - 2500);
+  cron.tick?.();
+  clock.advance(2500);
+  assert.deepEqual(runs, [2500, 302_500]);
+  await resync.stop();
+  assert.equal(cron.stopped, true);
+});
+
+test('a run still going when the next is due is not doubled', async () => {
+  const clock = new FakeClock();
+  const cron = new HandCron();
+  let finish: () => void = () => undefined;
+  let started = 0;
+  const resync = new Resync({
+    schedule: '* * * * *', maxJitterMs: 0, clock, scheduler: cron, onError: assert.fail,
+    onResync: () => { started++; return new Promise<void>((resolve) => { finish = resolve; }); },
+  });
+  cron.tick?.();
+  clock.advance(0);
+  cron.tick?.();
+  cron.tick?.();
+  clock.advance(0);
+  assert.equal(started, 1);
+  assert.equal(resync.skipped(), 2);
+  finish();
+  await tick();
+  cron.tick?.();
+  clock.advance(0);
+  assert.equal(started, 2);
+  finish();
+  await resync.stop();
+});
+
+test('a failing run is reported and the schedule goes on', async () => {
+  const clock = new FakeClock();
+  const cron = new HandCron();
+  const errors: unknown[] = [];
+  let calls = 0;
+  const resync = new Resync({
+    schedule: '* * * * *', maxJitterMs: 0, clock, scheduler: cron, onError: (err) => errors.push(err),
+    onResync: async () => { if (++calls === 1) throw new Error('host unreachable'); },
+  });
+  cron.tick?.();
+  clock.advance(0);
+  await tick();
+  cron.tick?.();
+  clock.advance(0);
+  await tick();
+  assert.equal(calls, 2);
+  assert.deepEqual(errors.map((e) => (e as Error).message), ['host unreachable']);
+  await resync.stop();
+});
+
+test('stop cancels a run waiting for its jitter and waits for one in progress', async () => {
+  const clock = new FakeClock();
+  const cron = new HandCron();
+  let calls = 0;
+  const resync = new Resync({ schedule: '* * * * *', maxJitterMs: 60_000, random: () => 0.5, clock, scheduler: cron, onResync: () => { calls++; }, onError: assert.fail });
+  cron.tick?.();
+  await resync.stop();
+  clock.advance(120_000);
+  cron.tick?.();
+  clock.advance(120_000);
+  assert.equal(calls, 0);
+  assert.equal(clock.pendingTimers(), 0);
+
+  let finish: () => void = () => undefined;
+  const busyCron = new HandCron();
+  const busy = new Resync({
+    schedule: '* * * * *', maxJitterMs: 0, clock, scheduler: busyCron, onError: assert.fail,
+    onResync: () => new Promise<void>((resolve) => { finish = resolve; }),
+  });
+  busyCron.tick?.();
+  clock.advance(0);
+  let stopped = false;
+  const stopping = busy.stop().then(() => { stopped = true; });
+  await tick();
+  assert.equal(stopped, false, 'the run in progress is awaited');
+  finish();
+  await stopping;
+  assert.equal(stopped, true);
+});
+
+test('with node-cron, a seconds schedule triggers runs and stop removes the task', async () => {
+  let calls = 0;
+  const before = getTasks().size;
+  const resync = new Resync({ schedule: '* * * * * *', maxJitterMs: 0, onResync: () => { calls++; }, onError: assert.fail });
+  assert.equal(getTasks().size, before + 1);
+  await waitFor('two resync runs', () => (calls >= 2 ? true : undefined), 10_000, 50);
+  await resync.stop();
+  assert.equal(getTasks().size, before);
+});
+
+test('a bad schedule is refused with a message that shows the expected form', () => {
+  assert.throws(
+    () => new Resync({ schedule: 'every five minutes', onResync: () => undefined, onError: assert.fail, scheduler: new HandCron() }),
+    /resync schedule "every five minutes" is not a cron expression.*\*\/5 \* \* \* \*/,
+  );
+});
