@@ -47,6 +47,8 @@ export interface DokkuDriverOptions {
 export interface RunOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Stream stdout into this file instead of memory (postgres:export); the result's stdout is empty. */
+  outputFile?: string;
 }
 
 export interface ObserveOptions {
@@ -130,19 +132,12 @@ export class DokkuDriver {
     return result;
   }
 
-  /** Run a command whose stdout is a stream (postgres:export) into a file. */
-  async runToFile(command: DokkuCommand, path: string, opts: RunOptions = {}): Promise<ExecResult> {
-    const { result, error } = await this.attempt(render(command), opts, path);
-    if (error) throw error;
-    return result;
-  }
-
   async close(): Promise<void> {
     await this.transport.close();
   }
 
   /** Run without throwing Dokku's failures (transport problems and timeouts are failures too). */
-  private async attempt(rendered: RenderedCommand, opts: RunOptions, stdoutPath?: string): Promise<{ result: ExecResult; error?: DokkuError }> {
+  private async attempt(rendered: RenderedCommand, opts: RunOptions): Promise<{ result: ExecResult; error?: DokkuError }> {
     const execOpts = {
       timeoutMs: opts.timeoutMs ?? (rendered.disruptive ? this.disruptiveTimeoutMs : this.timeoutMs),
       ...(rendered.stdin !== undefined ? { stdin: rendered.stdin } : {}),
@@ -150,8 +145,8 @@ export class DokkuDriver {
     };
     let result: ExecResult;
     try {
-      result = stdoutPath
-        ? await this.transport.execToFile(rendered.argv, stdoutPath, execOpts)
+      result = opts.outputFile
+        ? await this.transport.execToFile(rendered.argv, opts.outputFile, execOpts)
         : await this.transport.exec(rendered.argv, execOpts);
     } catch (err) {
       if (!(err instanceof UnsendableArgumentError)) throw err;
