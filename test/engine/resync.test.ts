@@ -7,6 +7,8 @@ import { Resync } from '../../src/engine/resync.js';
 import type { CronScheduler } from '../../src/engine/resync.js';
 import { waitFor } from '../support/services.js';
 
+const unexpected = (err: unknown): void => assert.fail(`unexpected resync error: ${String(err)}`);
+
 /** A cron stand-in the test fires by hand. */
 class HandCron implements CronScheduler {
   tick: (() => void) | undefined;
@@ -23,7 +25,7 @@ test('each scheduled run starts after its random jitter', async () => {
   const clock = new FakeClock();
   const cron = new HandCron();
   const runs: number[] = [];
-  const resync = new Resync({ schedule: '*/5 * * * *', maxJitterMs: 10_000, random: () => 0.25, clock, scheduler: cron, onResync: () => { runs.push(clock.now()); }, onError: assert.fail });
+  const resync = new Resync({ schedule: '*/5 * * * *', maxJitterMs: 10_000, random: () => 0.25, clock, scheduler: cron, onResync: () => { runs.push(clock.now()); }, onError: unexpected });
   assert.equal(cron.expression, '*/5 * * * *');
   cron.tick?.();
   clock.advance(2499);
@@ -45,7 +47,7 @@ test('a run still going when the next is due is not doubled', async () => {
   let finish: () => void = () => undefined;
   let started = 0;
   const resync = new Resync({
-    schedule: '* * * * *', maxJitterMs: 0, clock, scheduler: cron, onError: assert.fail,
+    schedule: '* * * * *', maxJitterMs: 0, clock, scheduler: cron, onError: unexpected,
     onResync: () => { started++; return new Promise<void>((resolve) => { finish = resolve; }); },
   });
   cron.tick?.();
@@ -88,7 +90,7 @@ test('stop cancels a run waiting for its jitter and waits for one in progress', 
   const clock = new FakeClock();
   const cron = new HandCron();
   let calls = 0;
-  const resync = new Resync({ schedule: '* * * * *', maxJitterMs: 60_000, random: () => 0.5, clock, scheduler: cron, onResync: () => { calls++; }, onError: assert.fail });
+  const resync = new Resync({ schedule: '* * * * *', maxJitterMs: 60_000, random: () => 0.5, clock, scheduler: cron, onResync: () => { calls++; }, onError: unexpected });
   cron.tick?.();
   await resync.stop();
   clock.advance(120_000);
@@ -100,7 +102,7 @@ test('stop cancels a run waiting for its jitter and waits for one in progress', 
   let finish: () => void = () => undefined;
   const busyCron = new HandCron();
   const busy = new Resync({
-    schedule: '* * * * *', maxJitterMs: 0, clock, scheduler: busyCron, onError: assert.fail,
+    schedule: '* * * * *', maxJitterMs: 0, clock, scheduler: busyCron, onError: unexpected,
     onResync: () => new Promise<void>((resolve) => { finish = resolve; }),
   });
   busyCron.tick?.();
@@ -117,7 +119,7 @@ test('stop cancels a run waiting for its jitter and waits for one in progress', 
 test('with node-cron, a seconds schedule triggers runs and stop removes the task', async () => {
   let calls = 0;
   const before = getTasks().size;
-  const resync = new Resync({ schedule: '* * * * * *', maxJitterMs: 0, onResync: () => { calls++; }, onError: assert.fail });
+  const resync = new Resync({ schedule: '* * * * * *', maxJitterMs: 0, onResync: () => { calls++; }, onError: unexpected });
   assert.equal(getTasks().size, before + 1);
   await waitFor('two resync runs', () => (calls >= 2 ? true : undefined), 10_000, 50);
   await resync.stop();
@@ -126,7 +128,7 @@ test('with node-cron, a seconds schedule triggers runs and stop removes the task
 
 test('a bad schedule is refused with a message that shows the expected form', () => {
   assert.throws(
-    () => new Resync({ schedule: 'every five minutes', onResync: () => undefined, onError: assert.fail, scheduler: new HandCron() }),
+    () => new Resync({ schedule: 'every five minutes', onResync: () => undefined, onError: unexpected, scheduler: new HandCron() }),
     /resync schedule "every five minutes" is not a cron expression.*\*\/5 \* \* \* \*/,
   );
 });
