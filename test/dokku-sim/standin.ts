@@ -1,0 +1,13 @@
+// The stand-in oTree project: the image the simulator deploys when it cannot build, and the
+// commands its process types run (its "Procfile"). Shared by the simulator and the image builder.
+
+export const STANDIN_IMAGE = 'otm-standin/otree:1';
+
+/** The port Dokku gives the web process in $PORT. */
+export const WEB_PORT = 5000;
+
+/** The command each process type runs in the stand-in image. */
+export const STANDIN_PROCFILE: Record<string, string[]> = {
+  web: ['/bin/sh', '-c', 'exec httpd -f -v -p "${PORT:-5000}" -h /www'],
+  worker: ['/bin/sh', '-c', 'exec sleep 2147483647'],
+};
