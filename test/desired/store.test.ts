@@ -3,24 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseManifests } from '../../src/manifest/index.js';
 import { DesiredStore, isEmptyChange, type DesiredChange } from '../../src/desired/store.js';
-
-function instance(name: string, spec = '', owner = 'alice'): string {
-  return `apiVersion: otree-manager/v1
-kind: OTreeInstance
-metadata: { name: ${name} }
-spec:
-  owner: ${owner}
-  otree: { adminPassword: { fromEnv: OTM_TEST_PASSWORD } }
-${spec}`;
-}
-
-function experimenter(name: string, displayName = 'Alice'): string {
-  return `apiVersion: otree-manager/v1
-kind: Experimenter
-metadata: { name: ${name} }
-spec: { displayName: ${displayName} }
-`;
-}
+import { experimenter, instance } from './fixtures.js';
 
 function file(source: string, ...documents: string[]): ReturnType<typeof parseManifests> {
   return parseManifests(documents.join('\n---\n'), source);
