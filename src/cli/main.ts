@@ -5,10 +5,11 @@ import { Command, CommanderError } from 'commander';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../config.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerSchema } from './commands/schema.js';
 import { registerValidate } from './commands/validate.js';
 
-const COMMANDS: ((program: Command) => void)[] = [registerValidate, registerSchema];
+const COMMANDS: ((program: Command) => void)[] = [registerValidate, registerSchema, registerMigrate];
 
 export const EXIT_OK = 0;
 export const EXIT_PROBLEM = 1;

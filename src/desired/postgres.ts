@@ -1,17 +1,19 @@
 // Desired state from PostgreSQL rows (otm.instances, otm.experimenters), written by a web UI.
 // A dedicated connection LISTENs on `otm_desired`; a notification only says which row to read
 // again, and every (re)connect relists everything, so a missed notification costs nothing.
+// Each row is a source of its own for the DesiredStore (named like its origin, `row:instances/x`):
+// rows are independent, so one invalid row never holds back the deletion of another.
 // Rows are validated with the same schemas as manifest files; an invalid row is reported and the
 // last version that passed keeps running (remembered in otm.validation, so it survives restarts).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
-import { checkDocument } from '../manifest/parse.js';
-import type { ParseResult, RejectedObject } from '../manifest/parse.js';
-import { API_VERSION } from '../manifest/types.js';
-import type { Declared, Kind, ManifestIssue, Origin } from '../manifest/types.js';
+import { API_VERSION, checkDocument } from '../manifest/index.js';
+import type { Kind, ManifestIssue, Origin, ParseResult } from '../manifest/index.js';
 import { ExponentialBackoff } from '../engine/backoff.js';
 import type { BackoffOptions } from '../engine/backoff.js';
 import { connectionConfig } from '../store/pool.js';
+import type { SourceSnapshot, SourceUpdate } from './store.js';
 
 export const DESIRED_CHANNEL = 'otm_desired';
 
@@ -32,10 +34,10 @@ export interface PostgresDesiredSourceOptions {
   /** The database URL, for the dedicated LISTEN connection. */
   url: string;
   /**
-   * Receives the full desired state of this source after every change. An invalid row that never
-   * passed is in `rejected`: its instance must be left alone, not treated as removed.
+   * Receives the rows that changed, for DesiredStore.apply(): after a relist every live row and a
+   * removal for each row that is gone. An invalid row that never passed comes as `rejected`.
    */
-  onSnapshot: (snapshot: ParseResult) => void;
+  onChange: (updates: SourceUpdate[]) => void;
   log: SourceLog;
   /** Delays between reconnect attempts. @default base 1 s, cap 60 s */
   backoff?: BackoffOptions;
@@ -55,13 +57,6 @@ interface DesiredRow {
   accepted_generation: string | null;
   accepted_spec: unknown;
   accepted_labels: unknown;
-}
-
-/** What one row contributes to the snapshot. */
-interface RowState {
-  declared?: Declared;
-  issues: ManifestIssue[];
-  rejected?: RejectedObject;
 }
 
 /** What gets written to otm.validation for one row. */
@@ -93,7 +88,8 @@ function validateRow(table: DesiredTable, name: string, spec: unknown, labels: u
 }
 
 export class PostgresDesiredSource {
-  private readonly rows = new Map<string, RowState>();
+  /** What each live row declares, by source name. */
+  private readonly rows = new Map<string, SourceSnapshot>();
   private readonly pending = new Set<string>();
   private readonly backoff: ExponentialBackoff;
   private readonly abort = new AbortController();
@@ -196,55 +192,56 @@ export class PostgresDesiredSource {
       if (slash > 0 && (table === 'instances' || table === 'experimenters')) byTable[table].push(payload.slice(slash + 1));
     }
     this.pending.clear();
-    let changed = false;
+    const updates: SourceUpdate[] = [];
     for (const table of ['instances', 'experimenters'] as const) {
       const names = byTable[table];
       if (names.length === 0) continue;
       const { rows } = await this.options.pool.query<DesiredRow>(`${SELECT_ROWS(table)} AND d.name = ANY($1)`, [names]);
       const found = new Set(rows.map((row) => row.name));
       const gone = names.filter((name) => !found.has(name));
-      changed = (await this.apply(table, rows)) || changed;
+      for (const update of await this.apply(table, rows)) {
+        if (!isDeepStrictEqual(this.rows.get(update.source), update.snapshot)) updates.push(update);
+        this.rows.set(update.source, update.snapshot);
+      }
       if (gone.length > 0) {
         await this.options.pool.query('DELETE FROM otm.validation WHERE kind = $1 AND name = ANY($2)', [table, gone]);
-        for (const name of gone) changed = this.rows.delete(`${table}/${name}`) || changed;
+        for (const name of gone) {
+          const source = rowOrigin(table, name).source;
+          if (this.rows.delete(source)) updates.push({ source, removed: true });
+        }
       }
     }
-    if (changed) this.emit();
+    if (updates.length > 0) this.options.onChange(updates);
   }
 
   private async relist(): Promise<void> {
     this.pending.clear();
-    const fresh: Array<[DesiredTable, DesiredRow[]]> = [];
+    const updates: SourceUpdate[] = [];
     for (const table of ['instances', 'experimenters'] as const) {
       const { rows } = await this.options.pool.query<DesiredRow>(SELECT_ROWS(table));
-      fresh.push([table, rows]);
+      updates.push(...(await this.apply(table, rows)));
       await this.options.pool.query(
         `DELETE FROM otm.validation v WHERE v.kind = $1 AND NOT EXISTS (
            SELECT 1 FROM otm.${table} d WHERE d.name = v.name AND d.deleted_at IS NULL)`,
         [table],
       );
     }
+    const live = new Set<string>();
+    for (const update of updates) if ('snapshot' in update) live.add(update.source);
+    for (const source of this.rows.keys()) if (!live.has(source)) updates.push({ source, removed: true });
     this.rows.clear();
-    for (const [table, rows] of fresh) await this.apply(table, rows);
-    this.emit();
+    for (const update of updates) if ('snapshot' in update) this.rows.set(update.source, update.snapshot);
+    this.options.onChange(updates);
   }
 
-  /** Validates rows, records the outcome and updates the in-memory view; true when it changed. */
-  private async apply(table: DesiredTable, rows: DesiredRow[]): Promise<boolean> {
-    const records: ValidationRecord[] = [];
-    let changed = false;
-    for (const row of rows) {
-      const { state, record } = this.evaluate(table, row);
-      records.push(record);
-      const key = `${table}/${row.name}`;
-      if (JSON.stringify(this.rows.get(key)) !== JSON.stringify(state)) changed = true;
-      this.rows.set(key, state);
-    }
-    if (records.length > 0) await this.recordValidation(records);
-    return changed;
+  /** Validates rows and records the outcome; returns what each row declares. */
+  private async apply(table: DesiredTable, rows: DesiredRow[]): Promise<{ source: string; snapshot: SourceSnapshot }[]> {
+    const evaluated = rows.map((row) => this.evaluate(table, row));
+    if (evaluated.length > 0) await this.recordValidation(evaluated.map((e) => e.record));
+    return evaluated.map(({ record, snapshot }) => ({ source: rowOrigin(table, record.name).source, snapshot }));
   }
 
-  private evaluate(table: DesiredTable, row: DesiredRow): { state: RowState; record: ValidationRecord } {
+  private evaluate(table: DesiredTable, row: DesiredRow): { snapshot: SourceSnapshot; record: ValidationRecord } {
     const origin = rowOrigin(table, row.name);
     const generation = Number(row.generation);
     const current = validateRow(table, row.name, row.spec, row.labels);
@@ -261,24 +258,21 @@ export class PostgresDesiredSource {
       accepted_spec: valid ? row.spec : row.accepted_spec,
       accepted_labels: valid ? row.labels : row.accepted_labels,
     };
-    if (accepted) return { state: { declared: accepted, issues: current.issues }, record };
+    if (accepted) return { snapshot: { objects: [accepted], issues: current.issues, rejected: [] }, record };
 
     const issues = [...current.issues];
-    let declared: Declared | undefined;
-    if (record.accepted_generation !== null) {
-      declared = validateRow(table, row.name, record.accepted_spec, record.accepted_labels).objects[0];
-      if (declared) {
-        issues.push({
-          severity: 'warning',
-          origin,
-          path: '',
-          code: 'ROW_LAST_VALID_KEPT',
-          message: `generation ${generation} of ${table} row "${row.name}" is invalid and is not applied; generation ${record.accepted_generation} keeps running until the row is fixed`,
-        });
-      }
+    const previous = record.accepted_generation === null ? undefined : validateRow(table, row.name, record.accepted_spec, record.accepted_labels).objects[0];
+    if (previous) {
+      issues.push({
+        severity: 'warning',
+        origin,
+        path: '',
+        code: 'ROW_LAST_VALID_KEPT',
+        message: `generation ${generation} of ${table} row "${row.name}" is invalid and is not applied; generation ${record.accepted_generation} keeps running until the row is fixed`,
+      });
+      return { snapshot: { objects: [previous], issues, rejected: [] }, record };
     }
-    const rejected: RejectedObject = { kind: KINDS[table], name: row.name, origin };
-    return { state: declared ? { declared, issues } : { issues, rejected }, record };
+    return { snapshot: { objects: [], issues, rejected: [{ kind: KINDS[table], name: row.name, origin }] }, record };
   }
 
   private async recordValidation(records: ValidationRecord[]): Promise<void> {
@@ -297,17 +291,6 @@ export class PostgresDesiredSource {
          IS DISTINCT FROM (EXCLUDED.checked_generation, EXCLUDED.checked_labels, EXCLUDED.valid, EXCLUDED.issues, EXCLUDED.accepted_generation)`,
       [JSON.stringify(records)],
     );
-  }
-
-  private emit(): void {
-    const snapshot: ParseResult = { objects: [], issues: [], rejected: [] };
-    for (const key of [...this.rows.keys()].sort()) {
-      const state = this.rows.get(key);
-      if (state?.declared) snapshot.objects.push(state.declared);
-      if (state?.rejected) snapshot.rejected.push(state.rejected);
-      if (state) snapshot.issues.push(...state.issues);
-    }
-    this.options.onSnapshot(snapshot);
   }
 
   /** Creates or replaces a row (undeleting it); refused without writing when the spec is invalid. */

@@ -11,9 +11,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrate } from '../../src/store/migrate.js';
 import { createPool } from '../../src/store/pool.js';
-import { PostgresDesiredSource } from '../../src/desired/postgres.js';
-import type { ParseResult } from '../../src/manifest/parse.js';
-import type { OTreeInstance } from '../../src/manifest/types.js';
+import { insertExperimenter, insertInstance, startSource } from './source.js';
 import { waitFor } from '../support/services.js';
 
 const run = promisify(execFile);
@@ -79,56 +77,42 @@ after(async () => {
   await rm(cluster.dir, { recursive: true, force: true });
 });
 
-function instance(snapshot: ParseResult | undefined, name: string): OTreeInstance | undefined {
-  return snapshot?.objects.find((d) => d.object.metadata.name === name)?.object as OTreeInstance | undefined;
-}
-
 test('the LISTEN connection reconnects after a PostgreSQL restart and relists what changed meanwhile', async () => {
   const pool = createPool(cluster.url, { onIdleError: () => undefined });
   await migrate(pool);
-  await pool.query(`INSERT INTO otm.instances (name, spec, created_by, updated_by)
-    VALUES ('grace-lab', '{"owner": "grace", "otree": {"adminPassword": {"fromEnv": "GRACE"}}}', 't', 't')`);
+  await insertExperimenter(pool, 'grace');
+  await insertExperimenter(pool, 'heidi');
+  await insertInstance(pool, 'grace-lab', 'grace');
 
-  const snapshots: ParseResult[] = [];
   const warnings: string[] = [];
-  const source = new PostgresDesiredSource({
-    pool,
-    url: cluster.url,
-    log: { info: () => undefined, warn: (_fields, message) => warnings.push(message) },
-    onSnapshot: (s) => snapshots.push(s),
-    backoff: { baseMs: 100, capMs: 400, jitter: 0 },
-  });
+  const running = await startSource(pool, cluster.url, { info: () => undefined, warn: (_fields, message) => warnings.push(message) });
   try {
-    await source.start();
-    assert.equal(instance(snapshots.at(-1), 'grace-lab')?.spec.state, 'running');
+    assert.equal(running.instance('grace-lab')?.spec.state, 'running');
 
     await cluster.stop('fast');
-    await waitFor('the source notices the server is gone', () => (source.isListening() ? undefined : true));
+    await waitFor('the source notices the server is gone', () => (running.source.isListening() ? undefined : true));
 
     // Changed while the daemon cannot reach the server: no notification can reach it.
     await cluster.start(false);
     const admin = cluster.socketClient();
     await admin.connect();
     await admin.query(`UPDATE otm.instances SET spec = jsonb_set(spec, '{state}', '"stopped"'), updated_by = 'grace' WHERE name = 'grace-lab'`);
-    await admin.query(`INSERT INTO otm.instances (name, spec, created_by, updated_by)
-      VALUES ('heidi-lab', '{"owner": "heidi", "otree": {"adminPassword": {"fromEnv": "HEIDI"}}}', 't', 't')`);
+    await insertInstance(admin, 'heidi-lab', 'heidi');
     await admin.end();
     await cluster.stop('fast');
-    assert.ok(!source.isListening());
+    assert.ok(!running.source.isListening());
 
     await cluster.start(true);
-    await waitFor('the relist after reconnecting', () => {
-      const latest = snapshots.at(-1);
-      return instance(latest, 'grace-lab')?.spec.state === 'stopped' && instance(latest, 'heidi-lab') ? true : undefined;
-    }, 30_000);
-    await waitFor('listening again', () => (source.isListening() ? true : undefined));
+    await waitFor('the relist after reconnecting', () =>
+      (running.instance('grace-lab')?.spec.state === 'stopped' && running.instance('heidi-lab') ? true : undefined), 30_000);
+    await waitFor('listening again', () => (running.source.isListening() ? true : undefined));
     assert.ok(warnings.some((m) => /LISTEN connection lost/.test(m)));
 
     // And notifications flow again on the new connection.
     await pool.query(`UPDATE otm.instances SET deleted_at = now() WHERE name = 'heidi-lab'`);
-    await waitFor('heidi-lab removed by NOTIFY', () => (instance(snapshots.at(-1), 'heidi-lab') ? undefined : true));
+    await waitFor('heidi-lab removed by NOTIFY', () => (running.instance('heidi-lab') ? undefined : true));
   } finally {
-    await source.stop();
+    await running.source.stop();
     await pool.end();
   }
 });

@@ -1,9 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Command } from 'commander';
 import { checksum, migrate } from '../../src/store/migrate.js';
 import { MIGRATIONS } from '../../src/store/migrations/index.js';
-import { registerMigrate } from '../../src/cli/commands/migrate.js';
+import { EXIT_OK, EXIT_PROBLEM, run } from '../../src/cli/main.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 let db: TestDatabase;
@@ -62,16 +61,23 @@ test('a failing migration is rolled back completely', async () => {
   assert.equal(rows.length, 0);
 });
 
-test('`otm migrate` migrates the database named by --database-url', async () => {
+test('`otm migrate` migrates the database named by --database-url, and says what to do without one', async () => {
   const fresh = await createTestDatabase();
   try {
-    const program = new Command().exitOverride();
-    registerMigrate(program);
-    await program.parseAsync(['migrate', '--database-url', fresh.url], { from: 'user' });
-    assert.equal(process.exitCode, undefined);
+    assert.equal(await run(['migrate', '--database-url', fresh.url]), EXIT_OK);
     const { rows } = await fresh.pool.query<{ id: string }>('SELECT id FROM otm.schema_migrations ORDER BY id');
     assert.deepEqual(rows.map((r) => r.id), MIGRATIONS.map((m) => m.id));
+    assert.equal(await run(['migrate', '--database-url', fresh.url]), EXIT_OK);
   } finally {
     await fresh.drop();
+  }
+  const saved = { config: process.env.OTM_CONFIG, url: process.env.OTM_DATABASE_URL };
+  delete process.env.OTM_CONFIG;
+  delete process.env.OTM_DATABASE_URL;
+  try {
+    assert.equal(await run(['migrate']), EXIT_PROBLEM);
+  } finally {
+    if (saved.config !== undefined) process.env.OTM_CONFIG = saved.config;
+    if (saved.url !== undefined) process.env.OTM_DATABASE_URL = saved.url;
   }
 });
