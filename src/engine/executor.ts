@@ -8,25 +8,12 @@ import PQueue from 'p-queue';
 import { render } from '../reconcile/commands.js';
 import type { DokkuCommand } from '../reconcile/commands.js';
 import type { DokkuErrorKind } from '../observed/errors.js';
+import type { PlannedAction } from '../reconcile/action.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { commitFile, tempPathFor } from './files.js';
 import type { CommandObserver } from './metrics.js';
 import type { TokenBucket } from './token-bucket.js';
-
-/** One planned action (the shape the planner produces). */
-export interface ExecutableAction {
-  command: DokkuCommand;
-  reason: string;
-  /** The printable command line, secrets masked. */
-  display: string;
-  mutating: boolean;
-  disruptive: boolean;
-  /** For `postgres:export`: where the verified dump ends up. */
-  outputFile?: string;
-  /** `verified-backup`: run only after an export earlier in the same list was verified. */
-  requires?: 'verified-backup';
-}
 
 /** The driver, as the executor needs it. Failures are errors carrying `kind` and `retryable`. */
 export interface CommandRunner {
@@ -63,7 +50,7 @@ export const ALREADY_DONE: ReadonlyArray<{ command: string; kind: DokkuErrorKind
 ];
 
 export interface ActionOutcome {
-  action: ExecutableAction;
+  action: PlannedAction;
   /** `already-done`: Dokku refused because the effect was already there (see ALREADY_DONE). */
   result: 'applied' | 'already-done' | 'dry-run';
 }
@@ -71,7 +58,7 @@ export interface ActionOutcome {
 export interface ActionFailure {
   /** Position of the failed action in the list. */
   index: number;
-  action: ExecutableAction;
+  action: PlannedAction;
   error: Error;
   kind: string;
   /** Worth retrying with backoff; otherwise the instance is stalled until its desired state changes. */
@@ -156,7 +143,7 @@ export class Executor {
   }
 
   /** Runs `actions` in order and stops at the first failure. Never throws: failures are in the report. */
-  async execute(actions: readonly ExecutableAction[], options: ExecuteOptions = {}): Promise<ExecutionReport> {
+  async execute(actions: readonly PlannedAction[], options: ExecuteOptions = {}): Promise<ExecutionReport> {
     if (options.dryRun) return { outcomes: actions.map((action) => ({ action, result: 'dry-run' })) };
     const outcomes: ActionOutcome[] = [];
     let backupVerified = false;
@@ -197,7 +184,7 @@ export class Executor {
     this.clock.clearTimeout(timer);
   }
 
-  private async runOne(action: ExecutableAction, signal: AbortSignal | undefined): Promise<void> {
+  private async runOne(action: PlannedAction, signal: AbortSignal | undefined): Promise<void> {
     const rendered = render(action.command);
     const waitSignal = AbortSignal.any([this.stopping.signal, ...(signal ? [signal] : [])]);
     const killSignal = AbortSignal.any([this.killing.signal, ...(signal ? [signal] : [])]);

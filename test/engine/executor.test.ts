@@ -8,10 +8,11 @@ import { render } from '../../src/reconcile/commands.js';
 import type { DokkuCommand } from '../../src/reconcile/commands.js';
 import { FakeClock } from '../../src/engine/clock.js';
 import { Executor } from '../../src/engine/executor.js';
-import type { CommandRunner, ExecutableAction } from '../../src/engine/executor.js';
+import type { CommandRunner } from '../../src/engine/executor.js';
+import type { PlannedAction } from '../../src/reconcile/action.js';
 import { TokenBucket } from '../../src/engine/token-bucket.js';
 
-function action(command: DokkuCommand, extra: Partial<ExecutableAction> = {}): ExecutableAction {
+function action(command: DokkuCommand, extra: Partial<PlannedAction> = {}): PlannedAction {
   const r = render(command);
   return { command, reason: 'test', display: r.display, mutating: r.mutating, disruptive: r.disruptive, ...extra };
 }
