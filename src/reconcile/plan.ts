@@ -35,7 +35,7 @@ export interface PlanInput {
   observed: ObservedApp | undefined;
   /** Host-wide services, keyed `<plugin>/<name>`. */
   services: ReadonlyMap<string, ObservedService>;
-  /** The owner's Dokku key names (see ownerKeyNames()): the users allowed to push. */
+  /** The owner's Dokku key names (see ownerKeyNames()): the users allowed to push. undefined: ACL left as it is. */
   ownerKeyNames?: readonly string[];
   /** The app's ACL as observed; undefined when not read (e.g. the app does not exist yet). */
   acl?: readonly string[];
@@ -296,11 +296,13 @@ function resetSteps(app: string, generation: number, how: { stop: boolean; resum
 function planAcl(input: PlanInput, add: (action: PlannedAction) => void, notes: string[]): void {
   const app = input.instance.metadata.name;
   const owner = input.instance.spec.owner;
-  const wanted = input.ownerKeyNames ?? [];
   if (!input.host.plugins.acl) {
     notes.push('the Dokku host has no acl plugin: every ssh key may push to every app');
     return;
   }
+  // Unknown owner keys must not read as "no keys": that would take push access away.
+  if (input.ownerKeyNames === undefined) return;
+  const wanted = input.ownerKeyNames;
   if (wanted.length === 0 && 'push' in input.instance.spec.source) {
     notes.push(`owner ${owner} has no ssh keys: nobody can git push to ${app}`);
   }

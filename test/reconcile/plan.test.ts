@@ -301,6 +301,11 @@ const cases: Case[] = [
     actions: [`dokku acl:add ${APP} otm-alice-NewKey000000`, `dokku acl:remove ${APP} otm-alice-AbCdEf123456`],
   },
   {
+    name: 'owner keys unknown: the ACL is left as it is',
+    input: { ...input(base, steady), ownerKeyNames: undefined, acl: ['otm-alice-AbCdEf123456'] },
+    actions: [],
+  },
+  {
     name: 'TLS on a deployed app: letsencrypt:enable',
     input: input(instance({ tls: { letsencrypt: true } }), steady),
     actions: [`dokku letsencrypt:enable ${APP}`],
@@ -416,7 +421,7 @@ test('property: planning, applying and planning again converges to no action', (
   }), { numRuns: 300 });
 });
 
-test('property: a new oTree 5 instance needs at most 8 mutating commands (+1 each for TLS and a resource limit) and no restart before its first deploy', () => {
+test('property: a new oTree 5 instance needs at most 7 mutating commands (+1 each for TLS and a resource limit) and no restart before its first deploy', () => {
   fc.assert(fc.property(specs, (s) => {
     const spec = { ...specOf(s), otree: { ...specOf(s).otree!, version: '5' as const }, redis: false, processes: { web: 1, worker: 0 }, state: 'running' as const };
     const p = plan(input(instance(spec), undefined));
