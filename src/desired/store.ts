@@ -62,6 +62,8 @@ export class DesiredStore {
   /** The last generation of every key ever seen, so a name that comes back does not reuse a generation. */
   private readonly generations = new Map<string, number>();
   private issuesBySource = new Map<string, ManifestIssue[]>();
+  /** Objects that passed their own checks but not the checks across all objects. */
+  private collectionRejected: RejectedObject[] = [];
 
   constructor(private readonly options: CollectionOptions = {}) {}
 
@@ -130,7 +132,7 @@ export class DesiredStore {
 
   /** Objects whose latest declaration was rejected: they run their last good version, or are not touched at all. */
   heldBack(): RejectedObject[] {
-    return [...this.sourceStates.values()].flatMap((state) => state.rejected);
+    return [...[...this.sourceStates.values()].flatMap((state) => state.rejected), ...this.collectionRejected];
   }
 
   private ofKind(kind: Kind): StoredObject[] {
@@ -226,6 +228,7 @@ export class DesiredStore {
     const change = this.diff(next, issues);
     this.effective = next;
     this.issuesBySource = issues;
+    this.collectionRejected = collection.rejected;
     return change;
   }
 

@@ -131,8 +131,20 @@ test('cross-file checks: a domain already claimed keeps the newcomer out', () =>
   assert.deepEqual(change, { instances: ['second'], experimenters: [], sources: ['b.yaml'] });
   assert.equal(store.instance('second'), undefined);
   assert.deepEqual((store.issues().get('b.yaml') ?? []).map((i) => i.code), ['DOMAIN_DUPLICATE']);
+  assert.deepEqual(store.heldBack().map((r) => r.name), ['second']);
 
   store.replaceSource('b.yaml', file('b.yaml', instance('second', '  domains: [y.lab.example.org]')));
   assert.deepEqual(store.instance('second')?.declared.object.spec.domains, ['y.lab.example.org']);
   assert.equal(store.issues().size, 0);
+  assert.deepEqual(store.heldBack(), []);
+});
+
+test('cross-file checks: an instance whose owner goes away keeps its last good version', () => {
+  const store = new DesiredStore();
+  store.replaceSource('people.yaml', file('people.yaml', experimenter('alice'), experimenter('bob', 'Bob')));
+  store.replaceSource('apps.yaml', file('apps.yaml', instance('b1', '', 'bob')));
+  const change = store.replaceSource('people.yaml', file('people.yaml', experimenter('alice')));
+  assert.deepEqual(change, { instances: ['b1'], experimenters: ['bob'], sources: ['apps.yaml'] });
+  assert.equal(store.instance('b1')?.generation, 1, 'b1 keeps running as it was');
+  assert.deepEqual(store.issuesFor('OTreeInstance', 'b1').map((i) => i.code), ['OWNER_UNDECLARED']);
 });
