@@ -47,13 +47,21 @@ function fromRow(row: StatusRow): InstanceStatus {
 const STATUS_COLUMNS = `name, host, phase, observed_generation, conditions, urls, deferred, last_error,
   done_reset_generation, done_restart_generation, last_synced_at, updated_at`;
 
+export interface PgStatusStoreOptions {
+  /** Events kept per instance, newest first. @default 50 */
+  eventsPerInstance?: number;
+}
+
 export class PgStatusStore implements StatusStore {
+  private readonly eventsPerInstance: number;
+
   constructor(
     private readonly pool: pg.Pool,
-    private readonly eventsPerInstance = 100,
+    options: PgStatusStoreOptions = {},
   ) {
-    if (!Number.isInteger(eventsPerInstance) || eventsPerInstance < 1) {
-      throw new TypeError(`eventsPerInstance must be an integer from 1 up, got ${eventsPerInstance}`);
+    this.eventsPerInstance = options.eventsPerInstance ?? 50;
+    if (!Number.isInteger(this.eventsPerInstance) || this.eventsPerInstance < 1) {
+      throw new TypeError(`eventsPerInstance must be an integer from 1 up, got ${this.eventsPerInstance}`);
     }
   }
 

@@ -58,7 +58,7 @@ test('list returns every status by name; remove deletes status and events', asyn
 });
 
 test('events come back newest first and only the newest N per instance are kept', async () => {
-  const store = new PgStatusStore(db.pool, 5);
+  const store = new PgStatusStore(db.pool, { eventsPerInstance: 5 });
   const event = (instance: string, i: number): InstanceEvent => ({
     instance, at: `2026-11-25T10:00:${String(i).padStart(2, '0')}.000Z`, type: i % 2 ? 'Warning' : 'Normal', reason: `Step${i}`, message: `step ${i}`,
   });
@@ -71,7 +71,7 @@ test('events come back newest first and only the newest N per instance are kept'
   const { rows } = await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM otm.instance_events WHERE instance = 'dave-market'");
   assert.equal(rows[0]?.n, '5');
   assert.deepEqual(await store.events('erin-auction'), [event('erin-auction', 0)]);
-  assert.throws(() => new PgStatusStore(db.pool, 0), /eventsPerInstance must be an integer from 1 up, got 0/);
+  assert.throws(() => new PgStatusStore(db.pool, { eventsPerInstance: 0 }), /eventsPerInstance must be an integer from 1 up, got 0/);
 });
 
 test('a status write notifies otm_status with the instance name', async () => {
