@@ -254,7 +254,10 @@ export function plan(input: PlanInput): Plan {
 
   if (resetNow) {
     for (const action of resetSteps(app, resetWanted, { stop: live || deployCmd !== undefined, resumed: resetStarted, start: wantRunning })) add(action, 'always');
-  } else if (wantRunning && deployed && !live && !deployCmd) {
+  }
+  // A reset held back by a freeze window must not keep a stopped app down for the whole window.
+  const resetWaits = resetNow && freezeEnd(spec.freezeWindows, now) !== undefined;
+  if (wantRunning && deployed && !live && !deployCmd && (!resetNow || resetWaits)) {
     add(planned({ cmd: 'ps:start', app }, `instance ${app} is declared running and its processes are stopped`));
   }
   if (restartWithConfig) {

@@ -249,6 +249,17 @@ const cases: Case[] = [
     ],
   },
   {
+    name: 'database reset inside a freeze window on a stopped app declared running: started now, reset later',
+    input: input(instance({ resetDatabase: { generation: 1 }, freezeWindows: FREEZE }), steadyApp(base, { status: 'stopped' })),
+    actions: [`dokku ps:start ${APP}`],
+    deferred: [
+      `dokku --quiet config:set --encoded --no-restart ${APP} OTM_RESETDB_PENDING=1`,
+      `dokku run --no-tty ${APP} otree resetdb --noinput`,
+      `dokku --quiet config:set --encoded --no-restart ${APP} OTM_RESETDB_GENERATION=1`,
+      `dokku ps:start ${APP}`,
+    ],
+  },
+  {
     name: 'database reset on a new instance with a fresh database: recorded, nothing to reset',
     input: input(instance({ resetDatabase: { generation: 3 }, source: { push: {} } }), undefined),
     actions: [...CREATE.slice(0, 3), `${CREATE[3]} OTM_RESETDB_GENERATION=3`, ...CREATE.slice(4)],
@@ -438,4 +449,17 @@ test('the clock is an argument: the same input plans the same actions', () => {
   const a = plan(input(instance({ freezeWindows: FREEZE, env: { SENTRY_DSN: 'x' } }), steady));
   const b = plan(input(instance({ freezeWindows: FREEZE, env: { SENTRY_DSN: 'x' } }), steady, { now: new Date(NOW) }));
   assert.deepEqual(a, b);
+});
+
+test('property: inside a freeze window a running app gets nothing that restarts it or needs a restart', () => {
+  const needsRestartLater = new Set(['config:set', 'config:unset', 'service:link', 'service:unlink', 'resource:limit', 'ps:scale']);
+  fc.assert(fc.property(specs, specs, (before, after) => {
+    let current: PlanInput = input(instance({ ...specOf(before), state: 'running' }), undefined);
+    current = apply(current, plan(current).actions);
+    if (current.observed) Object.assign(current.observed, { deployed: true, status: 'running' });
+    current = { ...current, instance: instance({ ...specOf(after), freezeWindows: FREEZE }), secrets: { ...SECRETS } };
+    const p = plan(current);
+    const offending = p.actions.filter((a) => a.disruptive || needsRestartLater.has(a.command.cmd));
+    assert.deepEqual(displays(offending), []);
+  }), { numRuns: 300 });
 });
