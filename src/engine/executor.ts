@@ -12,7 +12,6 @@ import type { PlannedAction } from '../reconcile/action.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { commitFile, tempPathFor } from './files.js';
-import type { CommandObserver } from './metrics.js';
 import type { TokenBucket } from './token-bucket.js';
 
 /** The driver, as the executor needs it. Failures are errors carrying `kind` and `retryable`. */
@@ -78,7 +77,6 @@ export interface ExecutorOptions {
   /** Dokku calls in flight at once, over all instances. @default 4 */
   concurrency?: number;
   clock?: Clock;
-  observer?: CommandObserver;
 }
 
 export interface ExecuteOptions {
@@ -124,7 +122,6 @@ export class Executor {
   private readonly runner: CommandRunner;
   private readonly bucket: TokenBucket;
   private readonly clock: Clock;
-  private readonly observer: CommandObserver | undefined;
   private readonly calls: PQueue;
   /** Aborted when shutdown begins: nothing new starts. */
   private readonly stopping = new AbortController();
@@ -138,7 +135,6 @@ export class Executor {
     this.runner = options.runner;
     this.bucket = options.bucket;
     this.clock = options.clock ?? systemClock;
-    this.observer = options.observer;
     this.calls = new PQueue({ concurrency });
   }
 
@@ -201,14 +197,7 @@ export class Executor {
     waitSignal.addEventListener('abort', dropIfWaiting, { once: true });
     const call = this.calls.add(async () => {
       started = true;
-      const startedAt = this.clock.now();
-      try {
-        await this.runner.run(action.command, { signal: killSignal, ...(temp !== undefined ? { outputFile: temp } : {}) });
-        this.observer?.commandFinished(rendered.name, 'success', (this.clock.now() - startedAt) / 1000);
-      } catch (err) {
-        this.observer?.commandFinished(rendered.name, errorShape(err).kind, (this.clock.now() - startedAt) / 1000);
-        throw err;
-      }
+      await this.runner.run(action.command, { signal: killSignal, ...(temp !== undefined ? { outputFile: temp } : {}) });
     }, { signal: queued.signal });
     this.running.add(call);
     try {

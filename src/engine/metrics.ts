@@ -11,11 +11,6 @@ export type ReconcileResult = 'success' | 'error' | 'requeue' | 'deferred';
 const RECONCILE_RESULTS: readonly ReconcileResult[] = ['success', 'error', 'requeue', 'deferred'];
 const PHASES: readonly Phase[] = ['Pending', 'Deploying', 'Running', 'Stopped', 'Failed', 'Deleting', 'Orphaned'];
 
-/** Where the executor reports each Dokku command it ran. */
-export interface CommandObserver {
-  /** `name` is the catalogue's metrics-safe name; `outcome` is `success` or the error kind. */
-  commandFinished(name: string, outcome: string, seconds: number): void;
-}
 
 /**
  * Label values from an open-ended source (error kinds, command names) are cut down to a bounded set:
@@ -47,7 +42,7 @@ export interface EngineMetricsOptions {
   processMetrics?: boolean;
 }
 
-export class EngineMetrics implements CommandObserver {
+export class EngineMetrics {
   readonly registry = new Registry();
 
   private readonly reconcileTotal = new Counter({
@@ -136,9 +131,13 @@ export class EngineMetrics implements CommandObserver {
     this.reconcileDuration.observe(seconds);
   }
 
+  /**
+   * One finished Dokku command (feed it from the driver's `onCommand`, which sees every call, reads
+   * included). `name` is the catalogue's metrics-safe name; `outcome` is `ok`/`success` or the error kind.
+   */
   commandFinished(name: string, outcome: string, seconds: number): void {
     const command = this.commandLabel.value(name);
-    this.commandTotal.inc({ command, outcome: this.outcomeLabel.value(outcome) });
+    this.commandTotal.inc({ command, outcome: outcome === 'ok' ? 'success' : this.outcomeLabel.value(outcome) });
     this.commandDuration.observe({ command }, seconds);
   }
 

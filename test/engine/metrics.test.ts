@@ -49,7 +49,7 @@ test('recording through the typed methods moves the right series', async () => {
   metrics.reconcileFinished('success', 1.5);
   metrics.reconcileFinished('error', 0.2);
   metrics.reconcileFinished('error', 0.3);
-  metrics.commandFinished('postgres:link', 'success', 2);
+  metrics.commandFinished('postgres:link', 'ok', 2);
   metrics.commandFinished('apps:create', 'DeployLocked', 1);
   metrics.setInstancesByPhase(['Running', 'Running', 'Stopped']);
   metrics.driftDetected();
@@ -68,6 +68,7 @@ test('recording through the typed methods moves the right series', async () => {
   assert.equal(sample(text, 'otm_reconcile_total{result="error"}'), 2);
   assert.equal(sample(text, 'otm_reconcile_duration_seconds_count'), 3);
   assert.equal(sample(text, 'otm_dokku_commands_total{command="apps:create",outcome="DeployLocked"}'), 1);
+  assert.equal(sample(text, 'otm_dokku_commands_total{command="postgres:link",outcome="success"}'), 1);
   assert.equal(sample(text, 'otm_dokku_command_duration_seconds_sum{command="postgres:link"}'), 2);
   assert.equal(sample(text, 'otm_instances{phase="Running"}'), 2);
   assert.equal(sample(text, 'otm_instances{phase="Pending"}'), 0);
@@ -81,7 +82,7 @@ test('label values stay bounded: odd values and overflow collapse into "other"',
   const metrics = new EngineMetrics({ version: 'test', processMetrics: false });
   const secret = 'postgres://postgres:hunter2@db:5432/x';
   metrics.commandFinished('config:set', `failed: ${secret}`, 1);
-  metrics.commandFinished(secret, 'transport', 1);
+  metrics.commandFinished(secret, 'Transport', 1);
   for (let i = 0; i < 1000; i++) metrics.commandFinished(`cmd-${i}`, `kind-${i}`, 0.1);
   const text = await metrics.exposition();
   assert.equal(text.includes('hunter2'), false, 'no message or secret reaches a label');
