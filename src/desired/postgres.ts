@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
-import { API_VERSION, checkDocument } from '../manifest/index.js';
+import { API_VERSION, checkDocument, makeIssue } from '../manifest/index.js';
 import type { Kind, ManifestIssue, Origin, ParseResult } from '../manifest/index.js';
 import { ExponentialBackoff } from '../engine/backoff.js';
 import type { BackoffOptions } from '../engine/backoff.js';
@@ -263,13 +263,8 @@ export class PostgresDesiredSource {
     const issues = [...current.issues];
     const previous = record.accepted_generation === null ? undefined : validateRow(table, row.name, record.accepted_spec, record.accepted_labels).objects[0];
     if (previous) {
-      issues.push({
-        severity: 'warning',
-        origin,
-        path: '',
-        code: 'ROW_LAST_VALID_KEPT',
-        message: `generation ${generation} of ${table} row "${row.name}" is invalid and is not applied; generation ${record.accepted_generation} keeps running until the row is fixed`,
-      });
+      issues.push(makeIssue('ROW_LAST_VALID_KEPT', origin, '',
+        `generation ${generation} of ${table} row "${row.name}" is invalid and is not applied; generation ${record.accepted_generation} keeps running until the row is fixed`));
       return { snapshot: { objects: [previous], issues, rejected: [] }, record };
     }
     return { snapshot: { objects: [], issues, rejected: [{ kind: KINDS[table], name: row.name, origin }] }, record };

@@ -49,6 +49,7 @@ export const ISSUE_CODES = {
   HOST_UNKNOWN: { severity: 'error', meaning: 'An instance names a Dokku host that is not configured.' },
   QUOTA_EXCEEDED: { severity: 'warning', meaning: 'An experimenter\'s instances exceed their quota.' },
   CONFIG_INVALID: { severity: 'error', meaning: 'The daemon\'s configuration file is not valid.' },
+  ROW_LAST_VALID_KEPT: { severity: 'warning', meaning: 'A database row\'s latest version is invalid, so its last valid version keeps running.' },
 } as const satisfies Record<string, IssueCodeInfo>;
 
 export type IssueCode = keyof typeof ISSUE_CODES;
