@@ -30,6 +30,17 @@ export interface Secrets {
 /** Key → value the app should have; a key mapped to undefined should be absent. */
 export type DesiredConfig = Map<string, string | undefined>;
 
+/** A generation recorded in the app's config; 0 when none was recorded. */
+export function generation(config: Record<string, string>, key: string): number {
+  const n = Number.parseInt(config[key] ?? '', 10);
+  return Number.isFinite(n) ? n : 0;
+}
+
+/** The one-shot generations already carried out, for InstanceStatus.done. */
+export function doneGenerations(config: Record<string, string>): { resetDatabase: number; restart: number } {
+  return { resetDatabase: generation(config, RESETDB_GENERATION_KEY), restart: generation(config, RESTART_GENERATION_KEY) };
+}
+
 export function isManaged(config: Record<string, string>): boolean {
   const marker = config[OWNERSHIP_MARKER];
   return marker !== undefined && marker !== '';

@@ -20,7 +20,7 @@ import type { Plan, PlannedAction } from './action.js';
 import type { DokkuCommand, ServicePlugin } from './commands.js';
 import {
   MARKER_VALUE, RESETDB_GENERATION_KEY, RESETDB_PENDING_KEY, RESTART_GENERATION_KEY, SOURCE_KEY,
-  desiredConfig, diffConfig, isManaged, needsRestart, pair,
+  desiredConfig, diffConfig, generation, isManaged, needsRestart, pair,
 } from './config.js';
 import type { Secrets } from './config.js';
 import { freezeEnd } from './freeze.js';
@@ -61,11 +61,6 @@ interface Step {
 }
 
 const RESETDB_COMMAND = ['otree', 'resetdb', '--noinput'];
-
-function generation(config: Record<string, string>, key: string): number {
-  const n = Number.parseInt(config[key] ?? '', 10);
-  return Number.isFinite(n) ? n : 0;
-}
 
 function blockedPlan(reason: string, message: string): Plan {
   return { actions: [], deferred: [], phase: 'Failed', notes: [message], blocked: { reason, message } };

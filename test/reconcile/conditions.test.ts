@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { conditionsFor, phaseAfter } from '../../src/reconcile/conditions.js';
 import type { Outcome } from '../../src/reconcile/conditions.js';
 import { freezeEnd, isInFreezeWindow } from '../../src/reconcile/freeze.js';
+import { doneGenerations } from '../../src/reconcile/config.js';
 import { instanceUrls, participantUrls } from '../../src/reconcile/urls.js';
 import { plan } from '../../src/reconcile/plan.js';
 import type { Condition } from '../../src/engine/status.js';
@@ -89,4 +90,8 @@ test('URLs: declared domains or the default vhost; https once a certificate is a
     { label: 'seat01', url: 'https://pgg.lab.example.org/room/lab?participant_label=seat01' },
     { label: 'a b', url: 'https://pgg.lab.example.org/room/lab?participant_label=a%20b' },
   ]);
+});
+
+test('done generations come from the app config, 0 when never recorded', () => {
+  assert.deepEqual(doneGenerations({ OTM_RESETDB_GENERATION: '3', OTM_RESETDB_PENDING: '4' }), { resetDatabase: 3, restart: 0 });
 });
