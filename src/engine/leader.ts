@@ -263,9 +263,10 @@ export class RedisLease extends LeaseElector {
   }
 
   override async start(): Promise<void> {
-    // A client without an offline queue rejects commands until connected: give it one retry period to connect.
+    // A client without an offline queue rejects commands until connected: let the first attempt wait for
+    // the connection (as long as a renewal may take) rather than fail and leave the replica idle a period.
     if (this.ownsClient && this.redis.status !== 'ready') {
-      await within(this.clock, this.timings.retryPeriodMs, 'Redis connect', once(this.redis, 'ready')).catch((err: Error) => this.problem(err.message));
+      await within(this.clock, this.timings.renewDeadlineMs, 'Redis connect', once(this.redis, 'ready')).catch((err: Error) => this.problem(err.message));
     }
     await super.start();
   }
