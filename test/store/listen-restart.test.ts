@@ -11,7 +11,9 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrate } from '../../src/store/migrate.js';
 import { createPool } from '../../src/store/pool.js';
-import { insertExperimenter, insertInstance, startSource } from './source.js';
+import { PostgresDesiredSource } from '../../src/desired/postgres.js';
+import { DesiredStore } from '../../src/desired/store.js';
+import { insertExperimenter, insertInstance, quietLog, startSource } from './source.js';
 import { waitFor } from '../support/services.js';
 
 const run = promisify(execFile);
@@ -113,6 +115,32 @@ test('the LISTEN connection reconnects after a PostgreSQL restart and relists wh
     await waitFor('heidi-lab removed by NOTIFY', () => (running.instance('heidi-lab') ? undefined : true));
   } finally {
     await running.source.stop();
+    await pool.end();
+  }
+});
+
+test('a source started while PostgreSQL is down declares everything once it is up; stop() ends the wait', async () => {
+  const pool = createPool(cluster.url, { onIdleError: () => undefined });
+  await migrate(pool);
+  await insertExperimenter(pool, 'ivan');
+  await insertInstance(pool, 'ivan-lab', 'ivan', { state: 'stopped' });
+  await cluster.stop('fast');
+  const store = new DesiredStore();
+  const source = new PostgresDesiredSource({ pool, url: cluster.url, log: quietLog, onChange: (updates) => store.apply(updates), backoff: { baseMs: 100, capMs: 400 } });
+  const abandoned = new PostgresDesiredSource({ pool, url: cluster.url, log: quietLog, onChange: () => undefined, backoff: { baseMs: 100 } });
+  try {
+    const started = source.start();
+    const waiting = abandoned.start();
+    await abandoned.stop();
+    await assert.rejects(waiting, /stopped before its first relist/);
+
+    await cluster.start(true);
+    await started;
+    assert.equal(store.instance('ivan-lab')?.declared.object.spec.state, 'stopped');
+    assert.ok(source.isListening());
+  } finally {
+    await source.stop();
+    await abandoned.stop();
     await pool.end();
   }
 });
