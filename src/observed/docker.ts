@@ -255,7 +255,12 @@ export class DockerObserver {
             const event = toContainerEvent(document as RawEvent);
             if (!event) continue;
             lastEventTime = event.time;
-            onAppChanged(event.app, event);
+            try {
+              onAppChanged(event.app, event);
+            } catch (err) {
+              // A failing listener must not end the stream for every other app.
+              this.logger?.error({ err, app: event.app, action: event.action }, 'handling a docker event failed');
+            }
           }
         });
         stream.on('error', (err: Error) => { failure = err; });
