@@ -2,7 +2,7 @@
 // path; a bad document is reported and skipped, never hiding the good ones around it.
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import type { Document } from 'yaml';
-import { makeIssue } from './errors.js';
+import { makeIssue, sortIssues } from './errors.js';
 import { validateAgainstSchema } from './schema.js';
 import type { FieldProblem } from './schema.js';
 import { checkObject } from './semantic.js';
@@ -165,7 +165,8 @@ function readDocuments(text: string, source: string, issues: ManifestIssue[]): R
       }
       continue;
     }
-    if (doc.contents === null) continue;
+    // `---` with nothing after it, or a file of comments only.
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue;
     const origin = at(doc.contents.range[0]);
     try {
       read.push({ data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), origin, locate: documentLocator(doc, lineCounter, source) });
@@ -188,7 +189,7 @@ export function parseManifests(text: string, source: string): ParseResult {
     result.issues.push(...checked.issues);
     result.rejected.push(...checked.rejected);
   }
-  return result;
+  return { ...result, issues: sortIssues(result.issues) };
 }
 
 /**
