@@ -6,23 +6,36 @@ import cron from 'node-cron';
 import type { Clock, TimerHandle } from './clock.js';
 import { systemClock } from './clock.js';
 
+/** A running schedule. */
+export interface ScheduledCron {
+  stop(): Promise<void> | void;
+  /** Milliseconds between the next two scheduled times. */
+  periodMs(): number;
+}
+
 /** What the resync needs from a cron library; node-cron by default, a hand-driven one in tests. */
 export interface CronScheduler {
-  schedule(expression: string, tick: () => void): { stop(): Promise<void> | void };
+  schedule(expression: string, tick: () => void): ScheduledCron;
 }
 
 export const nodeCronScheduler: CronScheduler = {
   schedule(expression, tick) {
     const task = cron.schedule(expression, tick, { name: 'otm-resync', noOverlap: true });
-    return { stop: () => task.destroy() };
+    return {
+      stop: () => task.destroy(),
+      periodMs: () => {
+        const [next, after] = task.getNextRuns(2);
+        return next && after ? after.getTime() - next.getTime() : 0;
+      },
+    };
   },
 };
 
 export interface ResyncOptions {
-  /** A cron expression (5 fields, or 6 with seconds first), e.g. `*\/5 * * * *`. */
+  /** A cron expression (5 fields, or 6 with seconds first), e.g. `*\/10 * * * *`. */
   schedule: string;
-  /** Each run starts a uniformly random 0..maxJitterMs after its scheduled time. @default 30000 */
-  maxJitterMs?: number;
+  /** Each run starts after a uniformly random delay of up to this share of the schedule's period. @default 10 */
+  jitterPercent?: number;
   /** Called once per run; the next run is skipped while this one is unfinished. */
   onResync: () => Promise<void> | void;
   /** Receives what `onResync` threw; the schedule goes on. */
@@ -32,14 +45,14 @@ export interface ResyncOptions {
   scheduler?: CronScheduler;
 }
 
-export const DEFAULT_RESYNC = { schedule: '*/5 * * * *', maxJitterMs: 30_000 } as const;
+export const DEFAULT_RESYNC = { schedule: '*/10 * * * *', jitterPercent: 10 } as const;
 
 export class Resync {
   private readonly options: ResyncOptions;
   private readonly clock: Clock;
   private readonly random: () => number;
-  private readonly maxJitterMs: number;
-  private readonly task: { stop(): Promise<void> | void };
+  private readonly jitterPercent: number;
+  private readonly task: ScheduledCron;
   private pending: TimerHandle | undefined;
   private current: Promise<void> | undefined;
   private stopped = false;
@@ -52,8 +65,8 @@ export class Resync {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
-    this.maxJitterMs = options.maxJitterMs ?? DEFAULT_RESYNC.maxJitterMs;
-    if (!(this.maxJitterMs >= 0)) throw new TypeError(`resync maxJitterMs must be 0 or more, got ${this.maxJitterMs}`);
+    this.jitterPercent = options.jitterPercent ?? DEFAULT_RESYNC.jitterPercent;
+    if (!(this.jitterPercent >= 0 && this.jitterPercent <= 100)) throw new TypeError(`resync jitterPercent must be from 0 to 100, got ${this.jitterPercent}`);
     this.task = (options.scheduler ?? nodeCronScheduler).schedule(options.schedule, () => this.due());
   }
 
@@ -80,7 +93,7 @@ export class Resync {
     this.pending = this.clock.setTimeout(() => {
       this.pending = undefined;
       this.current = this.run().finally(() => { this.current = undefined; });
-    }, Math.floor(this.random() * this.maxJitterMs));
+    }, Math.floor((this.random() * this.jitterPercent * this.task.periodMs()) / 100));
   }
 
   private async run(): Promise<void> {

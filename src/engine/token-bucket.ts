@@ -5,14 +5,14 @@ import type { Clock, TimerHandle } from './clock.js';
 import { systemClock } from './clock.js';
 
 export interface TokenBucketOptions {
-  /** Tokens added per second. @default 1 */
+  /** Tokens added per second. @default 2 */
   ratePerSecond?: number;
-  /** Most tokens the bucket holds; also how many commands may start back to back. @default 5 */
+  /** Most tokens the bucket holds; also how many commands may start back to back. @default 10 */
   burst?: number;
   clock?: Clock;
 }
 
-export const DEFAULT_TOKEN_BUCKET = { ratePerSecond: 1, burst: 5 } as const;
+export const DEFAULT_TOKEN_BUCKET = { ratePerSecond: 2, burst: 10 } as const;
 
 interface Waiter {
   resolve(): void;

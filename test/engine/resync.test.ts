@@ -4,7 +4,8 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { getTasks } from 'node-cron';
 import { FakeClock } from '../../src/engine/clock.js';
 import { Resync } from '../../src/engine/resync.js';
-import type { CronScheduler } from '../../src/engine/resync.js';
+import { nodeCronScheduler } from '../../src/engine/resync.js';
+import type { CronScheduler, ScheduledCron } from '../../src/engine/resync.js';
 import { waitFor } from '../support/services.js';
 
 const unexpected = (err: unknown): void => assert.fail(`unexpected resync error: ${String(err)}`);
@@ -14,29 +15,31 @@ class HandCron implements CronScheduler {
   tick: (() => void) | undefined;
   expression = '';
   stopped = false;
-  schedule(expression: string, tick: () => void): { stop(): void } {
+  constructor(private readonly period = 60_000) {}
+  schedule(expression: string, tick: () => void): ScheduledCron {
     this.expression = expression;
     this.tick = tick;
-    return { stop: () => { this.stopped = true; } };
+    return { stop: () => { this.stopped = true; }, periodMs: () => this.period };
   }
 }
 
-test('each scheduled run starts after its random jitter', async () => {
+test('each scheduled run starts after its random jitter, a share of the period', async () => {
   const clock = new FakeClock();
-  const cron = new HandCron();
+  const cron = new HandCron(300_000);
   const runs: number[] = [];
-  const resync = new Resync({ schedule: '*/5 * * * *', maxJitterMs: 10_000, random: () => 0.25, clock, scheduler: cron, onResync: () => { runs.push(clock.now()); }, onError: unexpected });
+  // 10 % of a 5 minute period is up to 30 s; a random draw of 0.25 waits 7.5 s.
+  const resync = new Resync({ schedule: '*/5 * * * *', jitterPercent: 10, random: () => 0.25, clock, scheduler: cron, onResync: () => { runs.push(clock.now()); }, onError: unexpected });
   assert.equal(cron.expression, '*/5 * * * *');
   cron.tick?.();
-  clock.advance(2499);
+  clock.advance(7499);
   assert.deepEqual(runs, []);
   clock.advance(1);
-  assert.deepEqual(runs, [2500]);
+  assert.deepEqual(runs, [7500]);
   await tick();
-  clock.advance(300_000 - 2500);
+  clock.advance(300_000 - 7500);
   cron.tick?.();
-  clock.advance(2500);
-  assert.deepEqual(runs, [2500, 302_500]);
+  clock.advance(7500);
+  assert.deepEqual(runs, [7500, 307_500]);
   await resync.stop();
   assert.equal(cron.stopped, true);
 });
@@ -47,7 +50,7 @@ test('a run still going when the next is due is not doubled', async () => {
   let finish: () => void = () => undefined;
   let started = 0;
   const resync = new Resync({
-    schedule: '* * * * *', maxJitterMs: 0, clock, scheduler: cron, onError: unexpected,
+    schedule: '* * * * *', jitterPercent: 0, clock, scheduler: cron, onError: unexpected,
     onResync: () => { started++; return new Promise<void>((resolve) => { finish = resolve; }); },
   });
   cron.tick?.();
@@ -72,7 +75,7 @@ test('a failing run is reported and the schedule goes on', async () => {
   const errors: unknown[] = [];
   let calls = 0;
   const resync = new Resync({
-    schedule: '* * * * *', maxJitterMs: 0, clock, scheduler: cron, onError: (err) => errors.push(err),
+    schedule: '* * * * *', jitterPercent: 0, clock, scheduler: cron, onError: (err) => errors.push(err),
     onResync: async () => { if (++calls === 1) throw new Error('host unreachable'); },
   });
   cron.tick?.();
@@ -90,7 +93,7 @@ test('stop cancels a run waiting for its jitter and waits for one in progress', 
   const clock = new FakeClock();
   const cron = new HandCron();
   let calls = 0;
-  const resync = new Resync({ schedule: '* * * * *', maxJitterMs: 60_000, random: () => 0.5, clock, scheduler: cron, onResync: () => { calls++; }, onError: unexpected });
+  const resync = new Resync({ schedule: '* * * * *', jitterPercent: 50, random: () => 0.5, clock, scheduler: cron, onResync: () => { calls++; }, onError: unexpected });
   cron.tick?.();
   await resync.stop();
   clock.advance(120_000);
@@ -102,7 +105,7 @@ test('stop cancels a run waiting for its jitter and waits for one in progress', 
   let finish: () => void = () => undefined;
   const busyCron = new HandCron();
   const busy = new Resync({
-    schedule: '* * * * *', maxJitterMs: 0, clock, scheduler: busyCron, onError: unexpected,
+    schedule: '* * * * *', jitterPercent: 0, clock, scheduler: busyCron, onError: unexpected,
     onResync: () => new Promise<void>((resolve) => { finish = resolve; }),
   });
   busyCron.tick?.();
@@ -119,16 +122,28 @@ test('stop cancels a run waiting for its jitter and waits for one in progress', 
 test('with node-cron, a seconds schedule triggers runs and stop removes the task', async () => {
   let calls = 0;
   const before = getTasks().size;
-  const resync = new Resync({ schedule: '* * * * * *', maxJitterMs: 0, onResync: () => { calls++; }, onError: unexpected });
+  const resync = new Resync({ schedule: '* * * * * *', jitterPercent: 10, onResync: () => { calls++; }, onError: unexpected });
   assert.equal(getTasks().size, before + 1);
   await waitFor('two resync runs', () => (calls >= 2 ? true : undefined), 10_000, 50);
   await resync.stop();
   assert.equal(getTasks().size, before);
 });
 
+test('the node-cron scheduler reports the period between runs', async () => {
+  const every10min = nodeCronScheduler.schedule('*/10 * * * *', () => undefined);
+  const everySecond = nodeCronScheduler.schedule('* * * * * *', () => undefined);
+  try {
+    assert.equal(every10min.periodMs(), 600_000);
+    assert.equal(everySecond.periodMs(), 1000);
+  } finally {
+    await every10min.stop();
+    await everySecond.stop();
+  }
+});
+
 test('a bad schedule is refused with a message that shows the expected form', () => {
   assert.throws(
     () => new Resync({ schedule: 'every five minutes', onResync: () => undefined, onError: unexpected, scheduler: new HandCron() }),
-    /resync schedule "every five minutes" is not a cron expression.*\*\/5 \* \* \* \*/,
+    /resync schedule "every five minutes" is not a cron expression.*\*\/10 \* \* \* \*/,
   );
 });
