@@ -75,12 +75,10 @@ function validateTimings(t: LeaseTimings): LeaseTimings {
   return t;
 }
 
-class TimeoutError extends Error {}
-
 /** Bounds a call that may hang (a paused server, a half-open socket); the late outcome is swallowed. */
 function within<T>(clock: Clock, ms: number, what: string, work: Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimeout(() => reject(new TimeoutError(`${what} got no answer within ${ms} ms`)), ms);
+    const timer = clock.setTimeout(() => reject(new Error(`${what} got no answer within ${ms} ms`)), ms);
     work.then(
       (value) => { clock.clearTimeout(timer); resolve(value); },
       (err: unknown) => { clock.clearTimeout(timer); reject(err as Error); },
