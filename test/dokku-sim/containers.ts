@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { Ctx } from './context.js';
 import type { AppState, ContainerRecord } from './state.js';
-import { STANDIN_PROCFILE, WEB_PORT } from './standin.js';
+import { STANDIN_PROCFILE, WEB_PORT, hostNetworkWebCommand } from './standin.js';
+import { createServer } from 'node:net';
 
 export const ROOT_LABEL = 'com.dokku.sim-root';
 
@@ -30,6 +31,18 @@ export function dockerFor(ctx: Ctx): Promise<Docker | undefined> {
     }
   })();
   return engine;
+}
+
+/** A port nothing listens on at the moment, on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
+    });
+  });
 }
 
 function fakeId(): string {
@@ -100,22 +113,33 @@ export async function applyContainers(ctx: Ctx, appName: string, app: AppState, 
       }
       await removeByName(docker, name);
       const web = type === 'web';
+      // Without a usable bridge the containers share the host network: web then listens on its own
+      // loopback port (kept across restarts); with a bridge, Dokku's port 5000 is published on 127.0.0.1.
+      const hostNetwork = ctx.settings.network === 'host';
+      const port = web && hostNetwork ? old?.hostPort ?? (await freePort()) : undefined;
       const container = await docker.createContainer({
         name,
         Image: app.image,
-        Cmd: STANDIN_PROCFILE[type] ?? STANDIN_PROCFILE.worker,
+        Cmd: port !== undefined ? hostNetworkWebCommand(port) : STANDIN_PROCFILE[type] ?? STANDIN_PROCFILE.worker,
         Env: containerEnv(app, dyno),
         Labels: labels(ctx, appName, type, dyno, 'deploy'),
-        ...(web ? { ExposedPorts: { [`${WEB_PORT}/tcp`]: {} } } : {}),
+        ...(web && !hostNetwork ? { ExposedPorts: { [`${WEB_PORT}/tcp`]: {} } } : {}),
         HostConfig: {
           RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 10 },
-          ...(web ? { PortBindings: { [`${WEB_PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] } } : {}),
+          NetworkMode: hostNetwork ? 'host' : 'bridge',
+          ...(web && !hostNetwork ? { PortBindings: { [`${WEB_PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] } } : {}),
         },
       });
-      await container.start();
+      try {
+        await container.start();
+      } catch (err) {
+        await container.remove({ force: true }).catch(() => undefined);
+        throw err;
+      }
       const info = await container.inspect();
       const binding = info.NetworkSettings.Ports?.[`${WEB_PORT}/tcp`]?.[0];
-      result[dyno] = { id: info.Id, state: 'running', ...(binding ? { hostPort: Number(binding.HostPort) } : {}) };
+      const hostPort = port ?? (binding ? Number(binding.HostPort) : undefined);
+      result[dyno] = { id: info.Id, state: 'running', ...(hostPort !== undefined ? { hostPort } : {}) };
     }
   }
   return result;
@@ -181,6 +205,7 @@ export async function runOneOff(ctx: Ctx, appName: string, app: AppState, cmd: s
     Cmd: cmd,
     Env: [...containerEnv(app, dyno), ...extraEnv],
     Labels: { ...labels(ctx, appName, 'run', dyno, 'run'), 'com.dokku.container-ttl-seconds': '86400' },
+    HostConfig: { NetworkMode: ctx.settings.network === 'host' ? 'host' : 'bridge' },
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,

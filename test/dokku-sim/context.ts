@@ -37,6 +37,8 @@ export interface Settings {
   containerPrefix: string;
   /** Identifies this root in container labels. */
   rootId: string;
+  /** `host` (containers share the host network; default) or `bridge` (web's port 5000 published on 127.0.0.1). */
+  network: 'host' | 'bridge';
 }
 
 export class Ctx {
@@ -55,9 +57,9 @@ export class Ctx {
     readonly env: NodeJS.ProcessEnv,
   ) {}
 
-  /** Unix seconds. */
+  /** Unix seconds (DOKKU_SIM_NOW pins it, for outputs that must not vary). */
   now(): number {
-    return Math.floor(Date.now() / 1000);
+    return this.env.DOKKU_SIM_NOW ? Number(this.env.DOKKU_SIM_NOW) : Math.floor(Date.now() / 1000);
   }
 
   hex(bytes: number): string {

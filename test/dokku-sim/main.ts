@@ -114,6 +114,7 @@ async function main(): Promise<number> {
       buildImage: env.DOKKU_SIM_BUILD_IMAGE ?? STANDIN_IMAGE,
       containerPrefix: env.DOKKU_SIM_CONTAINER_PREFIX ?? `dokku-sim-${id}-`,
       rootId: id,
+      network: env.DOKKU_SIM_NETWORK === 'bridge' ? 'bridge' : 'host',
     },
     faults,
     env,

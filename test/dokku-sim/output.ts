@@ -106,10 +106,10 @@ export function goReportKey(flag: string, capitalize = true): string {
 }
 
 /** ReportSingleApp's text layout: rows sorted by flag, `Key:` padded to max(31, longest flag). */
-export function goReportLines(header: string, rows: Record<string, string>, capitalize = true): string[] {
+export function goReportLines(header: string, rows: Record<string, string>, keyOf: (flag: string) => string = (f) => goReportKey(f)): string[] {
   const flags = Object.keys(rows).sort(byteOrder);
   const width = Math.max(31, ...flags.map((f) => f.length));
-  return [`=====> ${header}`, ...flags.map((f) => `       ${`${goReportKey(f, capitalize)}:`.padEnd(width)}${rows[f]}`)];
+  return [`=====> ${header}`, ...flags.map((f) => `       ${`${keyOf(f)}:`.padEnd(width)}${rows[f]}`)];
 }
 
 /** Bash reports: `printf "%-30s %-25s"` in source order, with the trailing spaces that implies. */

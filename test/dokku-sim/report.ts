@@ -12,8 +12,8 @@ export interface ReportDef {
   implementation: 'go' | 'bash';
   /** Rows as [flag, value], in the source's order (bash prints them in this order). */
   rows(ctx: Ctx, name: string, app: AppState, state: SimState): Promise<[string, string][]> | [string, string][];
-  /** Go: the key of each row is not capitalised (resource). */
-  lowerKeys?: boolean;
+  /** Go: how a row's key is derived from its flag, when not the usual capitalised words. */
+  textKey?: (ctx: Ctx, flag: string) => string;
   /** Go JSON keys: legacy and un-prefixed (apps, ps, resource from 0.38.8) or un-prefixed only (0.38.22 ports). */
   goJson?: 'legacy-and-unprefixed' | 'unprefixed';
   /** Go JSON keys before 0.38.8 are the flag minus this (default `--`). */
@@ -96,7 +96,8 @@ async function goReport(ctx: Ctx, def: ReportDef, args: string[]): Promise<void>
       ctx.out.line(goJsonMap(goJsonKeys(ctx, def, rows)));
       continue;
     }
-    const lines = goReportLines(`${name} ${def.type} information`, Object.fromEntries(rows), !def.lowerKeys);
+    const textKey = def.textKey;
+    const lines = goReportLines(`${name} ${def.type} information`, Object.fromEntries(rows), textKey ? (f) => textKey(ctx, f) : undefined);
     if (!ctx.out.quiet) ctx.out.line(lines[0]!);
     for (const l of lines.slice(1)) ctx.out.line(l);
   }

@@ -11,3 +11,11 @@ export const STANDIN_PROCFILE: Record<string, string[]> = {
   web: ['/bin/sh', '-c', 'exec httpd -f -v -p "${PORT:-5000}" -h /www'],
   worker: ['/bin/sh', '-c', 'exec sleep 2147483647'],
 };
+
+/**
+ * The web command when containers share the host's network (no bridge): httpd listens on a port of
+ * its own on 127.0.0.1, while $PORT still reads 5000 as Dokku sets it.
+ */
+export function hostNetworkWebCommand(port: number): string[] {
+  return ['/bin/sh', '-c', `exec httpd -f -v -p 127.0.0.1:${port} -h /www`];
+}
