@@ -258,14 +258,15 @@ export class PostgresDesiredSource {
       accepted_spec: valid ? row.spec : row.accepted_spec,
       accepted_labels: valid ? row.labels : row.accepted_labels,
     };
-    if (accepted) return { snapshot: { objects: [accepted], issues: current.issues, rejected: [] }, record };
+    if (accepted) return { snapshot: { objects: [{ ...accepted, generation }], issues: current.issues, rejected: [] }, record };
 
     const issues = [...current.issues];
-    const previous = record.accepted_generation === null ? undefined : validateRow(table, row.name, record.accepted_spec, record.accepted_labels).objects[0];
-    if (previous) {
+    const acceptedGeneration = record.accepted_generation;
+    const previous = acceptedGeneration === null ? undefined : validateRow(table, row.name, record.accepted_spec, record.accepted_labels).objects[0];
+    if (previous && acceptedGeneration !== null) {
       issues.push(makeIssue('ROW_LAST_VALID_KEPT', origin, '',
-        `generation ${generation} of ${table} row "${row.name}" is invalid and is not applied; generation ${record.accepted_generation} keeps running until the row is fixed`));
-      return { snapshot: { objects: [previous], issues, rejected: [] }, record };
+        `generation ${generation} of ${table} row "${row.name}" is invalid and is not applied; generation ${acceptedGeneration} keeps running until the row is fixed`));
+      return { snapshot: { objects: [{ ...previous, generation: acceptedGeneration }], issues, rejected: [] }, record };
     }
     return { snapshot: { objects: [], issues, rejected: [{ kind: KINDS[table], name: row.name, origin }] }, record };
   }

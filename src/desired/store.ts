@@ -215,7 +215,8 @@ export class DesiredStore {
         continue;
       }
       const sameSpec = before !== undefined && isDeepStrictEqual(before.declared.object.spec, declared.object.spec);
-      const generation = sameSpec ? before.generation : (this.generations.get(key) ?? 0) + 1;
+      // A source that counts its own generations (database rows) is believed, so status matches its rows.
+      const generation = declared.generation ?? (sameSpec ? before.generation : (this.generations.get(key) ?? 0) + 1);
       this.generations.set(key, generation);
       next.set(key, { declared, generation, source });
     }

@@ -121,4 +121,6 @@ export interface Declared<T extends ManifestObject = ManifestObject> {
   origin: Origin;
   /** Positions of the fields that cross-object checks report on (`metadata.name`, `spec.owner`, `spec.host`, `spec.domains[0]`…), by dotted path. */
   fields?: Record<string, Origin>;
+  /** The source's own count of spec changes (a database row's `generation`); when set, status reports it as observedGeneration. */
+  generation?: number;
 }

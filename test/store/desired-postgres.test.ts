@@ -115,10 +115,12 @@ test('an invalid row is reported and never applied; the last valid version keeps
   const second = await start();
   try {
     assert.equal(second.instance('dave-market')?.spec.processes.web, 1, 'a restarted daemon keeps the last valid version');
+    assert.equal(second.store.instance('dave-market')?.generation, 1, 'status reports the generation that runs');
     await setSpec('dave-market', '{processes}', '{"web": 1, "worker": 0}');
     await waitFor('dave-market valid again', () => (second.store.issuesFor('OTreeInstance', 'dave-market').length === 0 ? true : undefined));
     const fixed = await db.pool.query(`SELECT valid, accepted_generation FROM otm.validation WHERE name = 'dave-market'`);
     assert.deepEqual(fixed.rows[0], { valid: true, accepted_generation: '3' });
+    assert.equal(second.store.instance('dave-market')?.generation, 3, 'the row\'s generation, not a count of what this daemon saw');
   } finally {
     await second.source.stop();
   }
@@ -161,6 +163,7 @@ test('upsert validates before writing and undeletes; bumpGeneration asks for one
       const spec = running.instance('frank-lab')?.spec;
       return spec?.restart.generation === 2 && spec.resetDatabase.generation === 1 ? true : undefined;
     });
+    assert.equal(running.store.instance('frank-lab')?.generation, 4);
 
     await source.softDelete('OTreeInstance', 'frank-lab', 'frank');
     await assert.rejects(source.bumpGeneration('frank-lab', 'restart', 'frank'), /instance "frank-lab" has no live row in otm.instances/);
