@@ -19,7 +19,7 @@ test: build         ## every test, against the services started by `make service
 	$(NODE) --import tsx --test --test-reporter=spec $(TESTS)
 
 demo: build         ## the daemon on the example manifests against the Dokku simulator
-	$(NODE) dist/src/cli/main.js demo
+	$(NODE) --import tsx scripts/demo.ts
 
 bench: build        ## benchmarks: prints a table, writes bench/results.json
 	$(NODE) --import tsx bench/run.ts

@@ -6,10 +6,12 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../config.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerPlan } from './commands/plan.js';
+import { registerRun } from './commands/run.js';
 import { registerSchema } from './commands/schema.js';
 import { registerValidate } from './commands/validate.js';
 
-const COMMANDS: ((program: Command) => void)[] = [registerValidate, registerSchema, registerMigrate];
+const COMMANDS: ((program: Command) => void)[] = [registerValidate, registerSchema, registerMigrate, registerPlan, registerRun];
 
 export const EXIT_OK = 0;
 export const EXIT_PROBLEM = 1;

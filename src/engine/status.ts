@@ -34,6 +34,10 @@ export interface InstanceStatus {
   deferred: DeferredAction[];
   /** One-shot generations already carried out (recorded before or atomically with the action). */
   done: { resetDatabase: number; restart: number };
+  /** Human summary of the last plan: waiting for a push, expired, orphaned, plugin missing… */
+  notes?: string[];
+  /** The deletion policy of the last manifest seen, applied if the instance is removed and pruned. */
+  deletionPolicy?: 'Retain' | 'Backup' | 'Delete';
   /** RFC 3339 of the last reconcile that ended in sync. */
   lastSyncedAt?: string;
   updatedAt: string;

@@ -1,0 +1,167 @@
+// `make demo`: the daemon on the example manifests against the Dokku simulator. With a Docker Engine,
+// every deployed process runs as a real container (the oTree stand-in) and the demo shows each
+// instance's server answering; without one the simulator runs without containers and says so.
+//
+// What it shows, in order: convergence from an empty host; the experimenters' `git push` for the
+// push-source instances (simulated by deploying the stand-in image); one manifest edit applied with
+// exactly one restart; and everything answering. It cleans up after itself (`--keep` leaves it running).
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { parseConfig } from '../src/manifest/index.js';
+import type { Config } from '../src/config.js';
+import { Daemon } from '../src/engine/daemon.js';
+import { createLogger } from '../src/engine/logger.js';
+import type { InstanceStatus } from '../src/engine/status.js';
+import { countInvocations, newSimRoot, readInvocations, webPort } from '../test/dokku-sim/client.js';
+import type { SimRoot } from '../test/dokku-sim/client.js';
+import { ensureStandinImage, STANDIN_IMAGE } from '../test/support/image.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const keep = process.argv.includes('--keep');
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+async function dockerAnswers(): Promise<boolean> {
+  try {
+    await new Docker().ping();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Copies the example manifests, pointing their secret files at files the demo writes. */
+async function prepareManifests(work: string): Promise<{ dir: string; secrets: string }> {
+  const dir = join(work, 'manifests');
+  const secrets = join(work, 'secrets');
+  await mkdir(dir, { recursive: true });
+  for (const file of await readdir(join(repo, 'manifests'))) {
+    if (!/\.ya?ml$/.test(file)) continue;
+    const text = await readFile(join(repo, 'manifests', file), 'utf8');
+    await writeFile(join(dir, file), text.replaceAll('/etc/otree-manager/secrets/', `${secrets}/`));
+    for (const m of text.matchAll(/fromFile: \/etc\/otree-manager\/secrets\/([^\s}]+)/g)) {
+      const path = join(secrets, m[1]!);
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, `demo-${m[1]!.replace(/\W+/g, '-')}\n`, { mode: 0o600 });
+    }
+  }
+  return { dir, secrets };
+}
+
+function table(statuses: InstanceStatus[]): string {
+  const rows = statuses
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((s) => {
+      const ready = s.conditions.find((c) => c.type === 'Ready');
+      return [s.name, s.phase, `${ready?.status ?? '?'} ${ready?.reason ?? ''}`, (s.notes ?? [])[0] ?? ''];
+    });
+  const header = ['INSTANCE', 'PHASE', 'READY', 'NOTE'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+async function waitUntil(what: string, daemon: Daemon, done: (s: InstanceStatus[]) => boolean, timeoutMs = 120_000): Promise<InstanceStatus[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const statuses = await daemon.status.list();
+    if (done(statuses) && daemon.queue.len() === 0) return statuses;
+    if (Date.now() > deadline) throw new Error(`the demo gave up waiting for ${what}:\n${table(statuses)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const settled = (names: string[]) => (statuses: InstanceStatus[]) =>
+  names.every((n) => {
+    const s = statuses.find((x) => x.name === n);
+    return s !== undefined && s.conditions.some((c) => c.type === 'Reconciling' && c.status === 'False');
+  });
+
+async function main(): Promise<void> {
+  const withDocker = await dockerAnswers();
+  say('otree-manager demo: the daemon on the example manifests, against the Dokku simulator (Dokku 0.38.27)');
+  if (withDocker) {
+    await ensureStandinImage();
+    say(`A Docker Engine answers: deployed processes run as real containers of the oTree stand-in (${STANDIN_IMAGE}).`);
+  } else {
+    say('No Docker Engine answers: the simulator runs without containers (start one with `make services` to see real containers).');
+  }
+  const work = await mkdtemp(join(tmpdir(), 'otm-demo-'));
+  const sim: SimRoot = await newSimRoot({ version: '0.38.27', docker: withDocker ? '1' : '0', globalDomain: 'lab.example.org', prefix: 'otm-demo-sim-' });
+  const { dir } = await prepareManifests(work);
+  const { config } = parseConfig(JSON.stringify({
+    hosts: [{ name: 'local', transport: { type: 'local', dokkuPath: join(repo, 'test/dokku-sim/dokku') } }],
+    manifestsDir: dir,
+    stateDir: join(work, 'state'),
+    backupDir: join(work, 'backups'),
+    baseDomain: 'lab.example.org',
+    queue: { concurrency: 4, mutationsPerSecond: 20, burst: 20 },
+    log: { level: 'warn' },
+  }), 'demo configuration');
+  if (!config) throw new Error('the demo configuration does not validate against schemas/config.schema.json');
+  const logger = createLogger({ level: 'warn' });
+  const daemon = new Daemon({
+    config: config as unknown as Config,
+    logger,
+    env: { ...process.env, ALICE_PGG_ADMIN_PASSWORD: 'demo-alice-password' },
+    dokkuEnv: sim.env,
+    docker: withDocker ? 'auto' : 'off',
+  });
+  try {
+    say(`\nStarting the daemon on ${dir}`);
+    await daemon.start();
+    const names = daemon.desired.instances().map((s) => s.declared.object.metadata.name);
+    let statuses = await waitUntil('the first convergence', daemon, settled(names));
+    say(`\n1. Converged from an empty host (${await countInvocations(sim.root)} Dokku invocations, ${(await readInvocations(sim.root)).filter((i) => i.mutating).length} of them changes):\n`);
+    say(table(statuses));
+
+    const pushed = statuses.filter((s) => s.phase === 'Pending').map((s) => s.name);
+    if (pushed.length > 0) {
+      say(`\n2. The experimenters push their code (simulated: ${pushed.join(', ')} get the stand-in image)`);
+      for (const name of pushed) await sim.run(['git:from-image', name, STANDIN_IMAGE]);
+      for (const name of pushed) daemon.controller.appChanged('local', name);
+      statuses = await waitUntil('the pushed instances to run', daemon, (s) => settled(names)(s) && pushed.every((n) => s.find((x) => x.name === n)?.phase === 'Running'));
+      say(table(statuses));
+    }
+
+    const target = join(dir, 'minimal-instance.yaml');
+    const before = await countInvocations(sim.root, 'ps:restart');
+    const seen = (await daemon.status.events('alice-pgg', 1000)).length;
+    say('\n3. An admin edits alice-pgg\'s manifest (adds SESSION_LABEL to its env); the daemon applies it with one restart');
+    await writeFile(target, `${await readFile(target, 'utf8')}  env:\n    SESSION_LABEL: "demo-week-48"\n`);
+    await waitUntil('the edit to be applied', daemon, (s) => {
+      const alice = s.find((x) => x.name === 'alice-pgg');
+      return alice !== undefined && (alice.observedGeneration ?? 0) >= 2 && settled(['alice-pgg'])(s);
+    });
+    const events = await daemon.status.events('alice-pgg', 1000);
+    for (const e of events.slice(seen).filter((x) => x.reason === 'Applied')) say(`   ${e.message}`);
+    say(`   restarts for this change: ${(await countInvocations(sim.root, 'ps:restart')) - before}`);
+
+    if (withDocker) {
+      say('\n4. Every running instance\'s server answers GET /login:');
+      for (const s of (await daemon.status.list()).filter((x) => x.phase === 'Running').sort((a, b) => a.name.localeCompare(b.name))) {
+        const port = await webPort(sim.root, s.name);
+        const response = port ? await fetch(`http://127.0.0.1:${port}/login`).then((r) => r.status, (e: Error) => e.message) : 'no web port';
+        say(`   ${s.name.padEnd(16)} http://127.0.0.1:${port}/login -> ${response}   (${s.urls[0] ?? ''})`);
+      }
+    }
+    say(`\nIn all: ${await countInvocations(sim.root)} Dokku invocations.`);
+    if (keep) {
+      say(`\n--keep: the daemon keeps running (Ctrl-C stops it); state in ${work}, simulator in ${sim.root}`);
+      await new Promise<void>((r) => process.once('SIGINT', () => r()));
+    }
+  } finally {
+    await daemon.stop(5_000);
+    if (!keep) {
+      await sim.destroy();
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+  say('\nDemo done; containers and temporary files removed.');
+}
+
+await main().catch((err: Error) => {
+  process.stderr.write(`demo failed: ${err.message}\n`);
+  process.exitCode = 1;
+});

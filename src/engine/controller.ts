@@ -1,0 +1,383 @@
+// The control loop: keys in, converged hosts out. Sources (manifest watcher, PostgreSQL rows, Docker
+// events, the periodic resync) only add keys to the work queue; each worker takes a key, reads the
+// latest desired state and observation, plans, executes through the rate-limited executor and writes
+// status. A missed or duplicated event changes nothing: every pass starts from what is, not from what
+// happened.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { DesiredStore } from '../desired/store.js';
+import { OWNERSHIP_MARKER } from '../manifest/index.js';
+import type { DeletionPolicy, Experimenter, OTreeInstance } from '../manifest/index.js';
+import type { Plan, PlannedAction } from '../reconcile/action.js';
+import { conditionsFor, phaseAfter } from '../reconcile/conditions.js';
+import type { Outcome } from '../reconcile/conditions.js';
+import { planSshKeys } from '../reconcile/sshkeys.js';
+import { instanceUrls } from '../reconcile/urls.js';
+import type { ObservedApp } from '../observed/types.js';
+import type { Clock } from './clock.js';
+import type { Executor } from './executor.js';
+import type { HostCache } from './observation.js';
+import type { LeaderElector } from './leader.js';
+import type { EngineMetrics, ReconcileResult } from './metrics.js';
+import type { InstanceEvent, InstanceStatus, StatusStore } from './status.js';
+import type { WorkQueue } from './workqueue.js';
+import { experimenterKeys, Planner } from './planner.js';
+import type { InstancePlan } from './planner.js';
+
+const INSTANCE = 'instance/';
+const SSH_KEYS = 'sshkeys/';
+/** A plan that keeps coming back identical after being applied this often is not converging. */
+const MAX_IDENTICAL_PLANS = 3;
+/** Timers cannot wait longer than 2^31-1 ms; a far-off expiry is re-checked at this interval instead. */
+const MAX_REQUEUE_MS = 6 * 60 * 60 * 1000;
+
+export const instanceKey = (name: string): string => `${INSTANCE}${name}`;
+export const sshKeysKey = (host: string): string => `${SSH_KEYS}${host}`;
+
+export interface ControllerOptions {
+  config: Config;
+  desired: DesiredStore;
+  /** One cache per configured host, in configuration order (the first is the default host). */
+  hosts: HostCache[];
+  queue: WorkQueue;
+  /** Per host name. */
+  executors: ReadonlyMap<string, Executor>;
+  status: StatusStore;
+  metrics: EngineMetrics;
+  logger: Logger;
+  clock: Clock;
+  leader: LeaderElector;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Remembered {
+  /** The status last written, to skip writes that change nothing. */
+  status?: InstanceStatus;
+  /** Fingerprint of the last applied plan and how often it repeated. */
+  lastPlan?: string;
+  repeats: number;
+  /** From the last manifest seen, for removal once the manifest is gone. */
+  deletionPolicy?: DeletionPolicy;
+  host?: string;
+}
+
+/** A reconcile that must be retried with backoff. */
+class RetryableFailure extends Error {}
+
+export class Controller {
+  private readonly options: ControllerOptions;
+  private readonly hosts = new Map<string, HostCache>();
+  readonly planner: Planner;
+  private readonly memory = new Map<string, Remembered>();
+  private readonly log: Logger;
+  private readonly abort = new AbortController();
+  private workers: Promise<void>[] = [];
+  private resyncs = 0;
+
+  constructor(options: ControllerOptions) {
+    this.options = options;
+    for (const cache of options.hosts) this.hosts.set(cache.host, cache);
+    this.log = options.logger;
+    this.planner = new Planner({
+      config: options.config, desired: options.desired, hosts: options.hosts, now: () => this.now(),
+      ...(options.env ? { env: options.env } : {}),
+    });
+  }
+
+  /** What would be done for one instance now (no changes made). */
+  planFor(name: string): Promise<InstancePlan> {
+    return this.planner.planFor(name, this.memory.get(name), this.abort.signal);
+  }
+
+  private now(): Date {
+    return new Date(this.options.clock.now());
+  }
+
+  private executorFor(host: string): Executor {
+    const executor = this.options.executors.get(host);
+    if (!executor) throw new Error(`no executor for Dokku host ${host}`);
+    return executor;
+  }
+
+  private remember(name: string): Remembered {
+    let m = this.memory.get(name);
+    if (!m) {
+      m = { repeats: 0 };
+      this.memory.set(name, m);
+    }
+    return m;
+  }
+
+  /** Loads remembered status (deletion policies, done generations) from the store. */
+  async restore(): Promise<void> {
+    for (const status of await this.options.status.list()) {
+      const m = this.remember(status.name);
+      m.status = status;
+      m.host = status.host;
+      if (status.deletionPolicy) m.deletionPolicy = status.deletionPolicy;
+    }
+  }
+
+  /** Every key there is: declared instances, managed apps no longer declared, each host's ssh keys. */
+  allKeys(): string[] {
+    const keys = new Set<string>();
+    for (const stored of this.options.desired.instances()) keys.add(instanceKey(stored.declared.object.metadata.name));
+    for (const cache of this.hosts.values()) {
+      keys.add(sshKeysKey(cache.host));
+      if (!cache.hasSnapshot()) continue;
+      for (const app of cache.current().apps.values()) if (OWNERSHIP_MARKER in app.config) keys.add(instanceKey(app.name));
+    }
+    return [...keys];
+  }
+
+  enqueueInstances(names: Iterable<string>): void {
+    for (const name of names) this.options.queue.add(instanceKey(name));
+  }
+
+  enqueueSshKeys(): void {
+    for (const host of this.hosts.keys()) this.options.queue.add(sshKeysKey(host));
+  }
+
+  /** A Docker event or anything else says the app changed behind our back. */
+  appChanged(host: string, app: string): void {
+    this.hosts.get(host)?.invalidate(app);
+    this.options.queue.add(instanceKey(app));
+  }
+
+  /**
+   * Re-reads every host (deep every `deepEvery` runs, and on the first) and enqueues every key.
+   * Returns the number of apps whose observed state changed.
+   */
+  async resync(deepEvery = 12): Promise<number> {
+    const deep = this.resyncs % deepEvery === 0;
+    this.resyncs++;
+    let changed = 0;
+    for (const cache of this.hosts.values()) {
+      const apps = await cache.refresh(deep, this.abort.signal);
+      changed += apps.length;
+    }
+    if (this.resyncs > 1 && changed > 0) for (let i = 0; i < changed; i++) this.options.metrics.driftDetected();
+    for (const key of this.allKeys()) this.options.queue.add(key);
+    this.options.metrics.fullResyncSucceeded(this.options.clock.now());
+    return changed;
+  }
+
+  /** Starts `concurrency` workers taking keys from the queue. */
+  startWorkers(concurrency: number): void {
+    for (let i = 0; i < concurrency; i++) this.workers.push(this.work());
+  }
+
+  /** Stops taking keys, lets the keys in progress finish, then resolves. */
+  async stop(): Promise<void> {
+    this.options.queue.shutdown();
+    await Promise.all(this.workers);
+  }
+
+  /** Aborts whatever is in flight (after the drain deadline). */
+  kill(): void {
+    this.abort.abort(new Error('the daemon is shutting down'));
+  }
+
+  private async work(): Promise<void> {
+    const { queue, metrics } = this.options;
+    for (;;) {
+      const key = await queue.get();
+      if (key === undefined) return;
+      const started = this.options.clock.now();
+      let result: ReconcileResult = 'success';
+      try {
+        const requeueAfter = await this.process(key);
+        queue.forget(key);
+        if (requeueAfter !== undefined) {
+          result = 'requeue';
+          queue.addAfter(key, Math.min(MAX_REQUEUE_MS, Math.max(0, requeueAfter)));
+        }
+      } catch (err) {
+        result = 'error';
+        if (err instanceof RetryableFailure && !queue.isShuttingDown()) queue.addRateLimited(key);
+        else queue.forget(key);
+      } finally {
+        queue.done(key);
+        metrics.reconcileFinished(result, (this.options.clock.now() - started) / 1000);
+      }
+    }
+  }
+
+  /** One key; returns milliseconds after which to look again, if any. */
+  private async process(key: string): Promise<number | undefined> {
+    if (key.startsWith(SSH_KEYS)) return this.reconcileSshKeys(key.slice(SSH_KEYS.length));
+    if (key.startsWith(INSTANCE)) return this.reconcileInstance(key.slice(INSTANCE.length));
+    this.log.warn({ key }, 'unknown work queue key ignored');
+    return undefined;
+  }
+
+  private async reconcileInstance(name: string): Promise<number | undefined> {
+    const { desired, leader } = this.options;
+    const log = this.log.child({ instance: name, reconcileId: randomUUID().slice(0, 8) });
+    const stored = desired.instance(name);
+    const instance = stored?.declared.object as OTreeInstance | undefined;
+    const m = this.remember(name);
+    if (instance) m.deletionPolicy = instance.spec.database.deletionPolicy;
+
+    const conflict = desired.issuesFor('OTreeInstance', name).find((i) => i.code === 'DUPLICATE_NAME');
+    let cache: HostCache;
+    try {
+      cache = this.planner.hostFor(instance, name, m);
+    } catch (err) {
+      await this.writeStatus(name, this.planner.defaultHost.host, stored?.generation ?? 0, instance, blockedPlan('UnknownHost', (err as Error).message), { applied: true }, undefined);
+      return undefined;
+    }
+    m.host = cache.host;
+    if (conflict) {
+      const message = `${conflict.origin.source}:${conflict.origin.line}:${conflict.origin.column} ${conflict.message}`;
+      await this.writeStatus(name, cache.host, stored?.generation ?? 0, instance, blockedPlan('Conflict', message), { applied: true }, undefined, true);
+      return undefined;
+    }
+
+    const { plan, error } = await this.planFor(name);
+    if (error) {
+      log.warn({ err: error }, 'cannot plan');
+      await this.writeStatus(name, cache.host, stored?.generation ?? 0, instance, plan, { applied: false, error, code: 'PlanFailed', retrying: true }, undefined);
+      throw new RetryableFailure(error);
+    }
+    if (!instance && plan.phase === 'Orphaned' && plan.actions.length === 0 && !this.memory.get(name)?.status) return undefined;
+    if (!leader.isLeader()) return undefined;
+
+    let outcome: Outcome = { applied: true };
+    if (plan.actions.length > 0) {
+      const fingerprint = JSON.stringify(plan.actions.map((a) => a.display));
+      m.repeats = m.lastPlan === fingerprint ? m.repeats + 1 : 0;
+      m.lastPlan = fingerprint;
+      if (m.repeats >= MAX_IDENTICAL_PLANS) {
+        const message = `the same ${plan.actions.length} action(s) were applied ${m.repeats} times and Dokku still differs (first: ${plan.actions[0]!.display}); check the app by hand, then change the manifest to retry`;
+        await this.writeStatus(name, cache.host, stored?.generation ?? 0, instance, plan, { applied: false, error: message, code: 'NotConverging', retrying: false }, undefined);
+        return undefined;
+      }
+      log.info({ actions: plan.actions.map((a) => a.display) }, `applying ${plan.actions.length} action(s)`);
+      const report = await this.executorFor(cache.host).execute(plan.actions, { signal: this.abort.signal });
+      if (report.outcomes.length > 0 || report.failure) this.afterMutations(cache, name, plan.actions);
+      for (const o of report.outcomes) {
+        await this.event(name, 'Normal', o.result === 'already-done' ? 'AlreadyDone' : 'Applied', `${o.action.display} (${o.action.reason})`);
+      }
+      if (report.failure) {
+        const f = report.failure;
+        const message = `${f.action.display} failed: ${f.error.message}`;
+        outcome = { applied: false, error: message, code: f.kind, retrying: f.retryable };
+        await this.event(name, 'Warning', f.kind, message);
+        log.warn({ action: f.action.display, kind: f.kind, retryable: f.retryable, err: f.error.message }, 'action failed');
+      }
+    } else {
+      m.repeats = 0;
+      m.lastPlan = undefined;
+    }
+
+    const observed = cache.hasSnapshot() ? cache.current().apps.get(name) : undefined;
+    await this.writeStatus(name, cache.host, stored?.generation ?? 0, instance, plan, outcome, observed);
+    if (!instance && plan.actions.length > 0 && outcome.applied && !observed) {
+      await this.options.status.remove(name);
+      this.memory.delete(name);
+    }
+
+    if (!outcome.applied) {
+      if (outcome.retrying) throw new RetryableFailure(outcome.error);
+      return undefined;
+    }
+    // Applied changes are confirmed by a fresh pass; otherwise wake up for the next freeze window end or expiry.
+    if (plan.actions.length > 0) return 0;
+    return plan.requeueAfter ? plan.requeueAfter.getTime() - this.options.clock.now() : undefined;
+  }
+
+  private afterMutations(cache: HostCache, name: string, actions: readonly PlannedAction[]): void {
+    cache.invalidate(name);
+    for (const a of actions) {
+      const c = a.command;
+      if (c.cmd === 'service:create' || c.cmd === 'service:destroy' || c.cmd === 'service:link' || c.cmd === 'service:unlink') {
+        void cache.refreshService(c.plugin, c.service, this.abort.signal).catch((err: Error) => this.log.warn({ err: err.message }, 'service re-read failed'));
+      }
+    }
+  }
+
+  private async reconcileSshKeys(host: string): Promise<number | undefined> {
+    const cache = this.hosts.get(host);
+    if (!cache || !cache.hasSnapshot() || !this.options.leader.isLeader()) return undefined;
+    const experimenters = this.options.desired.experimenters().map((s) => experimenterKeys(s.declared.object as Experimenter));
+    const observed = await cache.sshKeys(this.abort.signal);
+    const { actions, notes } = planSshKeys(experimenters, observed);
+    for (const note of notes) this.log.warn({ host }, note);
+    if (actions.length === 0) return undefined;
+    this.log.info({ host, actions: actions.map((a) => a.display) }, `applying ${actions.length} ssh key change(s)`);
+    const report = await this.executorFor(host).execute(actions, { signal: this.abort.signal });
+    cache.invalidateSshKeys();
+    if (report.failure) {
+      this.log.warn({ host, action: report.failure.action.display, err: report.failure.error.message }, 'ssh key change failed');
+      if (report.failure.retryable) throw new RetryableFailure(report.failure.error.message);
+      return undefined;
+    }
+    return 0;
+  }
+
+  private async event(instance: string, type: InstanceEvent['type'], reason: string, message: string): Promise<void> {
+    await this.options.status.record({ instance, at: this.now().toISOString(), type, reason, message });
+  }
+
+  private async writeStatus(
+    name: string, host: string, generation: number, instance: OTreeInstance | undefined, plan: Plan, outcome: Outcome,
+    observed: ObservedApp | undefined, conflict = false,
+  ): Promise<void> {
+    const m = this.remember(name);
+    const previous = m.status;
+    const now = this.now();
+    const conditions = conditionsFor({ previous: previous?.conditions ?? [], plan, outcome, ...(observed ? { observed } : {}), now });
+    if (conflict) {
+      const prev = previous?.conditions.find((c) => c.type === 'Conflict');
+      conditions.push({
+        type: 'Conflict', status: 'True', reason: 'DuplicateName', message: plan.blocked?.message ?? 'declared twice',
+        lastTransitionTime: prev?.status === 'True' ? prev.lastTransitionTime : now.toISOString(),
+      });
+    }
+    const phase = instance || plan.actions.length > 0 ? phaseAfter(plan, outcome) : 'Orphaned';
+    const next: InstanceStatus = {
+      name,
+      host,
+      phase: instance ? phase : (plan.actions.length > 0 && outcome.applied ? 'Deleting' : phase === 'Failed' ? 'Failed' : 'Orphaned'),
+      observedGeneration: generation,
+      conditions,
+      urls: instance ? instanceUrls(instance, this.options.config.baseDomain, observed) : [],
+      deferred: plan.deferred,
+      done: {
+        resetDatabase: Number.parseInt(observed?.config['OTM_RESETDB_GENERATION'] ?? '', 10) || (previous?.done.resetDatabase ?? 0),
+        restart: Number.parseInt(observed?.config['OTM_RESTART_GENERATION'] ?? '', 10) || (previous?.done.restart ?? 0),
+      },
+      ...(!outcome.applied ? { lastError: { message: outcome.error, code: outcome.code, at: now.toISOString() } } : {}),
+      ...(outcome.applied && plan.actions.length === 0 && !plan.blocked ? { lastSyncedAt: now.toISOString() } : previous?.lastSyncedAt ? { lastSyncedAt: previous.lastSyncedAt } : {}),
+      ...(m.deletionPolicy ? { deletionPolicy: m.deletionPolicy } : {}),
+      notes: plan.notes,
+      updatedAt: now.toISOString(),
+    };
+    if (previous && sameStatus(previous, next)) return;
+    if (!previous || previous.phase !== next.phase) {
+      await this.event(name, next.phase === 'Failed' ? 'Warning' : 'Normal', `Phase${next.phase}`, `phase ${previous?.phase ?? 'none'} -> ${next.phase}${plan.notes.length ? `: ${plan.notes.join('; ')}` : ''}`);
+    }
+    m.status = next;
+    await this.options.status.put(next);
+  }
+
+  /** Phases of every known instance, for the metrics gauge. */
+  phases(): InstanceStatus['phase'][] {
+    return [...this.memory.values()].flatMap((m) => (m.status ? [m.status.phase] : []));
+  }
+
+  deferredCount(): number {
+    return [...this.memory.values()].reduce((n, m) => n + (m.status?.deferred.length ?? 0), 0);
+  }
+}
+
+function blockedPlan(reason: string, message: string): Plan {
+  return { actions: [], deferred: [], phase: 'Failed', notes: [message], blocked: { reason, message } };
+}
+
+function sameStatus(a: InstanceStatus, b: InstanceStatus): boolean {
+  const strip = (s: InstanceStatus) => ({ ...s, updatedAt: '', lastSyncedAt: '' });
+  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+}
