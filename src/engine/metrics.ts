@@ -55,7 +55,7 @@ export class EngineMetrics {
     name: 'otm_workqueue_depth', help: 'Instance keys waiting in the work queue.', registers: [this.registry],
   });
   private readonly queueAdds = new Counter({
-    name: 'otm_workqueue_adds_total', help: 'Keys added to the work queue (duplicates included).', registers: [this.registry],
+    name: 'otm_workqueue_adds_total', help: 'Keys added to the work queue (adds of a key already waiting collapse and are not counted).', registers: [this.registry],
   });
   private readonly queueRetries = new Counter({
     name: 'otm_workqueue_retries_total', help: 'Keys re-added with backoff after a failed reconcile.', registers: [this.registry],

@@ -13,7 +13,7 @@ import { systemClock } from './clock.js';
 
 /** Observers for metrics. Every hook is optional; durations are in seconds. */
 export interface WorkQueueHooks {
-  /** A key was added (counted even when it collapsed into one already dirty). */
+  /** A key became dirty (an add that collapsed into a key already waiting is not counted, as in client-go). */
   added?(): void;
   /** The number of keys waiting to be handed out changed. */
   depth?(depth: number): void;
@@ -60,8 +60,8 @@ export class WorkQueue {
   /** Marks `key` as needing processing. Ignored after shutdown. */
   add(key: string): void {
     if (this.shuttingDown) return;
-    this.hooks.added?.();
     if (this.dirty.has(key)) return;
+    this.hooks.added?.();
     this.dirty.set(key, this.clock.now());
     if (this.processing.has(key)) return;
     this.enqueue(key);
