@@ -86,12 +86,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const typed = config as unknown as Config;
   for (const key of ['manifestsDir', 'stateDir', 'backupDir'] as const) typed[key] = path.resolve(baseDir, typed[key]);
   if (typed.http.tokenFile) typed.http.tokenFile = path.resolve(baseDir, typed.http.tokenFile);
-  const names = new Set<string>();
   for (const host of typed.hosts) {
-    if (names.has(host.name)) {
-      throw new ConfigError(`invalid configuration ${source}: host "${host.name}" is declared twice; give every host its own name`);
-    }
-    names.add(host.name);
     if (host.transport.type === 'ssh') {
       if (host.transport.identityFile) host.transport.identityFile = path.resolve(baseDir, host.transport.identityFile);
       if (host.transport.knownHostsFile) host.transport.knownHostsFile = path.resolve(baseDir, host.transport.knownHostsFile);

@@ -1,6 +1,6 @@
 // From YAML text to validated objects. Every problem becomes an issue with file, line, column and field
 // path; a bad document is reported and skipped, never hiding the good ones around it.
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import { LineCounter, isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import type { Document } from 'yaml';
 import { makeIssue, sortIssues } from './errors.js';
 import { validateAgainstSchema } from './schema.js';
@@ -101,28 +101,31 @@ function documentLocator(doc: Document.Parsed, lineCounter: LineCounter, source:
     const { line, col } = lineCounter.linePos(offset);
     return { source, line, column: col };
   };
+  // An empty node (`key:` with nothing after it) has no position of its own.
+  const start = (value: unknown): number | undefined =>
+    isNode(value) && value.range && value.range[1] > value.range[0] ? value.range[0] : undefined;
   return (path, atKey) => {
     let node: unknown = doc.contents;
     let keyOffset: number | undefined;
-    let valueOffset = doc.contents?.range[0] ?? 0;
+    let valueOffset = start(doc.contents) ?? 0;
     for (const [index, segment] of path.entries()) {
       if (isAlias(node)) node = node.resolve(doc);
       let found = false;
       if (isMap(node)) {
         const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
-        if (pair && isScalar(pair.key) && pair.key.range) {
+        const keyStart = start(pair?.key);
+        if (pair && keyStart !== undefined) {
           found = true;
-          keyOffset = pair.key.range[0];
+          keyOffset = keyStart;
           node = pair.value;
-          valueOffset = (isScalar(node) || isMap(node) || isSeq(node) || isAlias(node)) && node.range && pair.value !== null ? node.range[0] : keyOffset;
+          valueOffset = start(pair.value) ?? keyStart;
         }
       } else if (isSeq(node) && typeof segment === 'number') {
-        const item = node.items[segment];
-        if (item && (isScalar(item) || isMap(item) || isSeq(item) || isAlias(item)) && item.range) {
+        const itemStart = start(node.items[segment]);
+        if (itemStart !== undefined) {
           found = true;
-          keyOffset = item.range[0];
-          node = item;
-          valueOffset = item.range[0];
+          keyOffset = valueOffset = itemStart;
+          node = node.items[segment];
         }
       }
       // A field that is absent (a missing required field) is reported at the key of its parent.
@@ -210,5 +213,12 @@ export function parseConfig(text: string, source: string): { config?: Record<str
   }
   const locate: Locate = document?.locate ?? (() => ({ source, line: 0, column: 0 }));
   for (const problem of validateAgainstSchema('Config', data)) issues.push(placeProblem(problem, locate));
+  if (issues.length > 0) return { issues };
+  const hostNames = (data.hosts as { name: string }[]).map((host) => host.name);
+  hostNames.forEach((name, index) => {
+    if (hostNames.indexOf(name) < index) {
+      issues.push(placeProblem({ path: ['hosts', index, 'name'], code: 'CONFIG_INVALID', message: `host "${name}" is declared twice; give every host its own name` }, locate));
+    }
+  });
   return issues.length > 0 ? { issues } : { config: data, issues };
 }

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
+import { count, painter, table } from '../../src/cli/output.js';
 
 const repo = path.join(import.meta.dirname, '../..');
 const main = path.join(repo, 'src/cli/main.ts');
@@ -165,5 +166,22 @@ describe('otm schema', () => {
     const run = await otm(['schema', 'Pod']);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /unknown schema; choose one of Manifest, OTreeInstance, Experimenter, Config/);
+  });
+});
+
+describe('output helpers', () => {
+  const terminal = { isTTY: true } as NodeJS.WriteStream;
+  const pipe = { isTTY: false } as NodeJS.WriteStream;
+
+  it('colours only on a terminal, and never with NO_COLOR', () => {
+    assert.equal(painter(terminal, {})('red', 'x'), '\u001b[31mx\u001b[39m');
+    assert.equal(painter(terminal, { NO_COLOR: '1' })('red', 'x'), 'x');
+    assert.equal(painter(pipe, {})('red', 'x'), 'x');
+  });
+
+  it('aligns table columns', () => {
+    assert.equal(table(['NAME', 'STATE'], [['alice-pgg', 'running'], ['b', 'stopped']], painter(pipe, {})), 'NAME       STATE\nalice-pgg  running\nb          stopped');
+    assert.equal(count(1, 'file'), '1 file');
+    assert.equal(count(2, 'file'), '2 files');
   });
 });

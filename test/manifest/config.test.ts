@@ -87,7 +87,13 @@ describe('loadConfig', () => {
   it('refuses two hosts with one name', async () => {
     const file = path.join(root, 'twice.yaml');
     await writeFile(file, 'hosts:\n  - { name: a, transport: { type: local } }\n  - { name: a, transport: { type: local } }\n');
-    await assert.rejects(loadConfig({ path: file }), /host "a" is declared twice/);
+    await assert.rejects(loadConfig({ path: file }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.issues.map((issue) => `${issue.origin.line}:${issue.origin.column} ${issue.path}: ${issue.message}`), [
+        '3:13 hosts[1].name: host "a" is declared twice; give every host its own name',
+      ]);
+      return true;
+    });
   });
 });
 

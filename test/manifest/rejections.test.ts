@@ -168,6 +168,36 @@ const cases: Case[] = [
     issues: [['m.yaml:9:24 spec.backups.schedule: must be a cron expression with 5 or 6 fields, e.g. "0 3 * * *" (got "every night")', 'CRON_INVALID']],
   },
   {
+    title: 'a key with no value is reported at the key',
+    text: instance(`${password}\n  processes:`),
+    issues: [['m.yaml:9:3 spec.processes: must be a mapping (got null)', 'FIELD_TYPE']],
+  },
+  {
+    title: 'label key with a space',
+    text: instance(password).replace('  name: alice-pgg', '  name: alice-pgg\n  labels: { "my course": econ101 }'),
+    issues: [[`m.yaml:5:13 metadata.labels["my course"]: must be a label key: up to 63 letters, digits, '.', '_', '/' and '-', starting and ending with a letter or digit (got "my course")`, 'LABEL_KEY_INVALID']],
+  },
+  {
+    title: 'domain with a scheme',
+    text: instance(`${password}\n  domains: [https://x.example.org]`),
+    issues: [['m.yaml:9:13 spec.domains[0]: must be a lowercase domain name such as exp1.lab.example.org (got "https://x.example.org")', 'DOMAIN_INVALID']],
+  },
+  {
+    title: 'memory limit in the wrong unit',
+    text: instance(`${password}\n  resources: { memory: 1GB }`),
+    issues: [['m.yaml:9:24 spec.resources.memory: must be a memory size such as 512m or 1g (got "1GB")', 'RESOURCE_INVALID']],
+  },
+  {
+    title: 'room name oTree rejects',
+    text: instance(`${password}\n  rooms: [{ name: lab-1, displayName: Lab }]`),
+    issues: [['m.yaml:9:19 spec.rooms[0].name: must be an oTree room name: letters, digits and underscores (got "lab-1")', 'ROOM_NAME_INVALID']],
+  },
+  {
+    title: 'a top-level field the schema does not know',
+    text: `${instance(password)}\nstatus: {}`,
+    issues: [['m.yaml:9:1 status: unknown field (allowed: apiVersion, kind, metadata, spec)', 'FIELD_UNKNOWN']],
+  },
+  {
     title: 'unknown kind',
     text: 'apiVersion: otree-manager/v1\nkind: Instance\nmetadata: { name: x }\nspec: {}',
     issues: [['m.yaml:2:7 kind: must be one of OTreeInstance, Experimenter (got "Instance")', 'KIND_UNKNOWN']],
