@@ -46,13 +46,14 @@ export function runSim(argv: string[], env: Record<string, string>, stdin?: stri
 }
 
 /** A new, empty simulated host in a temporary directory. */
-export async function newSimRoot(options: { version?: string; docker?: '0' | '1' | 'auto'; globalDomain?: string; prefix?: string } = {}): Promise<SimRoot> {
+export async function newSimRoot(options: { version?: string; docker?: '0' | '1' | 'auto'; globalDomain?: string; prefix?: string; env?: Record<string, string> } = {}): Promise<SimRoot> {
   const root = await mkdtemp(join(tmpdir(), options.prefix ?? 'otm-dokku-sim-'));
   const env: Record<string, string> = {
     DOKKU_SIM_ROOT: root,
     DOKKU_SIM_VERSION: options.version ?? '0.35.16',
     DOKKU_SIM_DOCKER: options.docker ?? '0',
     ...(options.globalDomain !== undefined ? { DOKKU_SIM_GLOBAL_DOMAIN: options.globalDomain } : {}),
+    ...options.env,
   };
   return {
     root,

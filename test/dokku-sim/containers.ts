@@ -34,7 +34,7 @@ export function dockerFor(ctx: Ctx): Promise<Docker | undefined> {
 }
 
 /** A port nothing listens on at the moment, on 127.0.0.1. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.on('error', reject);

@@ -56,7 +56,11 @@ function globalReport(ctx: Ctx, args: string[]): void {
   }
 }
 
-function validDomains(ctx: Ctx, app: string, domains: string[]): string[] {
+/** The app must exist and every domain argument be a valid hostname. */
+function validDomains(ctx: Ctx, args: string[]): string[] {
+  ctx.verifyAppBash(args[0]);
+  const app = args[0]!;
+  const domains = args.slice(1);
   if (domains.length === 0) ctx.out.fail(`Please specify a domain name. Usage: dokku ${app}  <domain> [<domain> ...]`);
   for (const d of domains) {
     const lower = d.toLowerCase();
@@ -97,8 +101,7 @@ export const domainsCommands: Record<string, CommandSpec> = {
     core: true,
     mutating: true,
     run(ctx, args) {
-      ctx.verifyAppBash(args[0]);
-      const domains = validDomains(ctx, args[0]!, args.slice(1));
+      const domains = validDomains(ctx, args);
       const app = change(ctx, args, (a) => {
         a.domains = [...new Set(domains)];
         if (a.config.NO_VHOST === '1') a.config.NO_VHOST = '0';
@@ -112,8 +115,7 @@ export const domainsCommands: Record<string, CommandSpec> = {
     core: true,
     mutating: true,
     run(ctx, args) {
-      ctx.verifyAppBash(args[0]);
-      const domains = validDomains(ctx, args[0]!, args.slice(1));
+      const domains = validDomains(ctx, args);
       const added: string[] = [];
       const app = change(ctx, args, (a) => {
         for (const d of domains) {
@@ -135,8 +137,7 @@ export const domainsCommands: Record<string, CommandSpec> = {
     core: true,
     mutating: true,
     run(ctx, args) {
-      ctx.verifyAppBash(args[0]);
-      const domains = validDomains(ctx, args[0]!, args.slice(1));
+      const domains = validDomains(ctx, args);
       const app = change(ctx, args, (a) => {
         a.domains = a.domains.filter((d) => !domains.includes(d));
       });
