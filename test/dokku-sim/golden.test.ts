@@ -187,7 +187,7 @@ describe('golden outputs from the reference', () => {
     assert.equal((await ok(old, ['domains:report', 'myapp', '--domains-app-vhosts'])).stdout, 'myapp.example.com otree.example.org\n');
     const badFlag = await old.run(['domains:report', 'myapp', '--format', 'json']);
     assert.equal(badFlag.code, 1, '0.35 bash reports take --format as an (invalid) info flag');
-    assert.match(badFlag.stderr, /^ !     Invalid flag passed, valid flags: --domains-app-enabled --domains-app-vhosts/);
+    assert.match(badFlag.stderr, /^ ! {5}Invalid flag passed, valid flags: --domains-app-enabled --domains-app-vhosts/);
   });
 
   it('git:report: bash layout (0.35) and Go layout (0.38.27)', async () => {
