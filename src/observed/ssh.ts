@@ -25,6 +25,8 @@ export interface SshTransportOptions {
   connectTimeoutSeconds?: number;
   /** Path of the ssh client (default `ssh` from PATH). */
   sshPath?: string;
+  /** ssh_config file (`-F`); `/dev/null` ignores the user's and the system's client configuration. */
+  configFile?: string;
   outputCap?: number;
 }
 
@@ -98,6 +100,7 @@ export class SshTransport implements Transport {
   private async baseArgs(): Promise<string[]> {
     const o = this.options;
     const args = [
+      ...(o.configFile ? ['-F', o.configFile] : []),
       '-o', 'BatchMode=yes',
       '-o', 'ControlMaster=auto',
       '-o', `ControlPath=${join(await this.socketDir(), '%C')}`,

@@ -116,6 +116,14 @@ export async function runProcess(spec: SpawnSpec, opts: ExecOptions, stdoutPath?
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+  // Once a killed process is gone, stop waiting for its output: an ssh multiplexing master holds the
+  // client's pipes for as long as the remote command runs, which may be forever.
+  child.once('exit', () => {
+    if (timedOut || aborted) {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    }
+  });
   if (file) child.stdout.pipe(file);
   else child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
   child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
@@ -129,7 +137,8 @@ export async function runProcess(spec: SpawnSpec, opts: ExecOptions, stdoutPath?
       child.once('close', (c: number | null, s: NodeJS.Signals | null) => resolve([c, s]));
     });
     if (file) {
-      if (!file.closed) await once(file, 'close');
+      if (timedOut || aborted) file.destroy();
+      else if (!file.closed) await once(file, 'close');
     }
     return {
       code: code ?? 128 + (signal ? SIGNALS[signal] ?? 0 : 0),
