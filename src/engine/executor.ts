@@ -84,6 +84,12 @@ export interface ExecuteOptions {
   dryRun?: boolean;
   /** Cancels waiting and kills the running command (e.g. the reconcile's own time limit). */
   signal?: AbortSignal;
+  /**
+   * Called right before each mutating command starts; throwing stops the list with that error (shaped
+   * `kind`/`retryable`). Leader election passes `assertLeader` here, so a replica that lost its lease in
+   * the middle of a change set runs nothing more.
+   */
+  guard?: () => void;
 }
 
 /** The pg_dump custom-format archive header (`pg_dump -Fc`, what `postgres:export` streams). */
@@ -149,7 +155,7 @@ export class Executor {
         if (action.requires === 'verified-backup' && !backupVerified) {
           throw new ExecutionError('BackupMissing', false, `\`${action.display}\` needs a verified database export first and the plan has none; it was not run`);
         }
-        await this.runOne(action, options.signal);
+        await this.runOne(action, options.signal, options.guard);
         if (action.outputFile !== undefined) backupVerified = true;
         outcomes.push({ action, result: 'applied' });
       } catch (err) {
@@ -180,7 +186,7 @@ export class Executor {
     this.clock.clearTimeout(timer);
   }
 
-  private async runOne(action: PlannedAction, signal: AbortSignal | undefined): Promise<void> {
+  private async runOne(action: PlannedAction, signal: AbortSignal | undefined, guard: (() => void) | undefined): Promise<void> {
     const rendered = render(action.command);
     const waitSignal = AbortSignal.any([this.stopping.signal, ...(signal ? [signal] : [])]);
     const killSignal = AbortSignal.any([this.killing.signal, ...(signal ? [signal] : [])]);
@@ -197,6 +203,8 @@ export class Executor {
     waitSignal.addEventListener('abort', dropIfWaiting, { once: true });
     const call = this.calls.add(async () => {
       started = true;
+      // Checked once the command holds its slot: waiting for the token or the slot can outlast a lease.
+      if (rendered.mutating) guard?.();
       await this.runner.run(action.command, { signal: killSignal, ...(temp !== undefined ? { outputFile: temp } : {}) });
     }, { signal: queued.signal });
     this.running.add(call);

@@ -218,3 +218,22 @@ test('the caller\'s signal cancels one execution without touching others', async
   assert.equal(report.failure?.kind, 'Timeout');
   assert.equal((await executor.execute([create])).failure, undefined);
 });
+
+test('a guard that throws before a mutating command stops the list there; reads do not consult it', async () => {
+  const runner = new ScriptedRunner();
+  const { executor } = setup(runner);
+  let leading = true;
+  let checks = 0;
+  const guard = (): void => {
+    checks++;
+    if (!leading) throw Object.assign(new Error('this replica lost the lease'), { kind: 'NotLeader', retryable: true });
+  };
+  const read = action({ cmd: 'apps:report', app, json: true });
+  const first = await executor.execute([read, create], { guard });
+  assert.equal(first.failure, undefined);
+  assert.equal(checks, 1, 'only the mutating command asked');
+  leading = false;
+  const second = await executor.execute([read, link, restart], { guard });
+  assert.deepEqual([second.failure?.kind, second.failure?.retryable, second.failure?.index], ['NotLeader', true, 1]);
+  assert.deepEqual(runner.ran, ['apps:report', 'apps:create', 'apps:report'], 'nothing ran after the lease was lost');
+});
