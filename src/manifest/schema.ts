@@ -118,8 +118,15 @@ function patternProblem(error: ErrorObject, path: (string | number)[], atKey: bo
   return { path, code, message: isSecret ? text : `${text} (got ${shown(value)})`, atKey };
 }
 
+/** Anything under a secret reference is never echoed, not even a file or variable name typed by mistake. */
 function isSecretPath(path: (string | number)[]): boolean {
-  return path.includes('value') && (path.includes('adminPassword') || path.includes('restKey'));
+  return path.includes('adminPassword') || path.includes('restKey');
+}
+
+function expectedType(type: unknown): string {
+  if (type === 'object') return 'a mapping';
+  if (type === 'array') return 'a list';
+  return `a ${String(type)}`;
 }
 
 function translate(error: ErrorObject): FieldProblem | undefined {
@@ -140,7 +147,7 @@ function translate(error: ErrorObject): FieldProblem | undefined {
       if (error.schemaPath.includes('/propertyNames/')) return undefined;
       return patternProblem(error, path, false, error.data, secret);
     case 'type':
-      return { path, code: 'FIELD_TYPE', message: `must be ${params.type === 'object' ? 'a mapping' : params.type === 'array' ? 'a list' : `a ${String(params.type)}`} (got ${typeName(error.data)})${typeof error.data === 'number' && params.type === 'string' ? '; quote the value' : ''}` };
+      return { path, code: 'FIELD_TYPE', message: `must be ${expectedType(params.type)} (got ${typeName(error.data)})${typeof error.data === 'number' && params.type === 'string' ? '; quote the value' : ''}` };
     case 'enum':
     case 'const': {
       const allowed = error.keyword === 'enum' ? (params.allowedValues as unknown[]) : [params.allowedValue];

@@ -124,6 +124,8 @@ spec: { displayName: Alice }
     const quoted = parseManifests(minimal.replace('{ fromEnv: ALICE_PW }', '{ value: "s3cret-pw", extra: 1 }'), 'm.yaml');
     assert.ok(quoted.issues.length > 0);
     assert.ok(quoted.issues.every((issue) => !issue.message.includes('s3cret-pw')));
+    const misplaced = parseManifests(minimal.replace('{ fromEnv: ALICE_PW }', '{ fromEnv: "s3cret pw" }'), 'm.yaml');
+    assert.deepEqual(misplaced.issues.map(formatIssue), ['m.yaml:8:31 spec.otree.adminPassword.fromEnv: must be an environment variable name']);
   });
 });
 
