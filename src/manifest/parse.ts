@@ -73,8 +73,7 @@ export function checkDocument(data: unknown, origin: Origin, locate: Locate): Pa
   if (issues.length > 0) return result;
 
   const schemaProblems = validateAgainstSchema(kind, data);
-  const problems = schemaProblems.length > 0 ? schemaProblems : checkObject(data as unknown as ManifestObject);
-  problems.forEach(report);
+  [...schemaProblems, ...checkObject(data as unknown as ManifestObject, schemaProblems)].forEach(report);
 
   const name = isPlainObject(data.metadata) && typeof data.metadata.name === 'string' ? data.metadata.name : undefined;
   if (issues.some((issue) => issue.severity === 'error')) {

@@ -198,6 +198,15 @@ const cases: Case[] = [
     issues: [['m.yaml:9:1 status: unknown field (allowed: apiVersion, kind, metadata, spec)', 'FIELD_UNKNOWN']],
   },
   {
+    title: 'schema and semantic problems are reported together; rules skip the fields with schema problems',
+    text: instance(`${password}\n  processes: { web: 2 }\n  env: { OTM_X: "1" }\n  rooms: [{ name: a, displayName: A, participantLabels: [a-b] }, { name: a, displayName: B }]`),
+    issues: [
+      ['m.yaml:9:21 spec.processes.web: oTree 5 runs exactly one web process (got 2)', 'OTREE5_SINGLE_WEB'],
+      ['m.yaml:10:10 spec.env.OTM_X: OTM_X is managed by otree-manager; remove it from spec.env', 'ENV_RESERVED_KEY'],
+      ['m.yaml:11:58 spec.rooms[0].participantLabels[0]: must be a participant label oTree accepts: letters, digits and underscores only (got "a-b")', 'PARTICIPANT_LABEL_INVALID'],
+    ],
+  },
+  {
     title: 'unknown kind',
     text: 'apiVersion: otree-manager/v1\nkind: Instance\nmetadata: { name: x }\nspec: {}',
     issues: [['m.yaml:2:7 kind: must be one of OTreeInstance, Experimenter (got "Instance")', 'KIND_UNKNOWN']],
