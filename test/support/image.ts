@@ -15,7 +15,7 @@ import { STANDIN_IMAGE } from '../dokku-sim/standin.js';
 const BUSYBOX = '/usr/bin/busybox';
 /** Bumped whenever the image's content changes, so an older build under the same tag is replaced. */
 const CONTENT_LABEL = 'org.otree-manager.standin-content';
-const CONTENT_VERSION = '2';
+const CONTENT_VERSION = '3';
 
 /** oTree's CLI as far as the product uses it: `resetdb` (prompting unless --noinput). */
 const OTREE_SCRIPT = `#!/bin/sh
@@ -77,7 +77,8 @@ export function ensureStandinImage(tag = STANDIN_IMAGE): Promise<string> {
       await writeFile(join(root, 'www/login'), '<html><body>oTree stand-in: login</body></html>\n');
       await writeFile(join(root, 'www/index.html'), '<html><body>oTree stand-in</body></html>\n');
       // httpd runs /cgi-bin/env as a CGI script: the container's environment, as text.
-      await writeFile(join(root, 'www/cgi-bin/env'), '#!/bin/sh\necho "Content-Type: text/plain"\necho\nenv\n');
+      // CRLF after the header: strict HTTP clients (Node's fetch) reject a bare LF there.
+      await writeFile(join(root, 'www/cgi-bin/env'), "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nenv\n");
       await chmod(join(root, 'www/cgi-bin/env'), 0o755);
       await writeFile(join(root, 'bin/otree'), OTREE_SCRIPT);
       await chmod(join(root, 'bin/otree'), 0o755);
