@@ -51,9 +51,10 @@ function shellWord(value: string): string {
 
 /**
  * Start sshd on a free 127.0.0.1 port as the current user. `env` is passed to the simulator through the
- * forced command (DOKKU_SIM_ROOT and friends).
+ * forced command (DOKKU_SIM_ROOT and friends). Like sshcommand, the forced command also sets NAME (the
+ * key's name, `admin` by default) and FINGERPRINT, which some plugins read (dokku-acl refuses ssh callers).
  */
-export async function startSshd(options: { env: Record<string, string> }): Promise<SshdHandle> {
+export async function startSshd(options: { env: Record<string, string>; keyName?: string }): Promise<SshdHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'otm-sshd-'));
   const hostKey = join(dir, 'host_ed25519');
   const identityFile = join(dir, 'client_ed25519');
@@ -64,7 +65,14 @@ export async function startSshd(options: { env: Record<string, string> }): Promi
   const port = await freePort();
   const hostPub = (await readFile(`${hostKey}.pub`, 'utf8')).trim().split(' ').slice(0, 2).join(' ');
   await writeFile(knownHostsFile, `[127.0.0.1]:${port} ${hostPub}\n`);
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...options.env };
+  const fingerprint = await new Promise<string>((resolve, reject) => {
+    const child = spawn('ssh-keygen', ['-l', '-f', `${identityFile}.pub`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    child.on('error', reject);
+    child.on('close', () => resolve(out.split(' ')[1] ?? ''));
+  });
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...options.env, NAME: options.keyName ?? 'admin', FINGERPRINT: fingerprint };
   const assignments = Object.entries(env).map(([k, v]) => `${k}=${shellWord(v)}`).join(' ');
   const forced = `${assignments} exec ${shellWord(join(SIM_DIR, 'ssh-forced-command'))}`;
   const clientPub = (await readFile(`${identityFile}.pub`, 'utf8')).trim();
