@@ -73,6 +73,16 @@ async function dispatch(ctx: Ctx, argv: string[]): Promise<void> {
   }
 }
 
+/** argv as logged: config values and passwords are masked, the log must not hold secrets. */
+export function maskedArgv(argv: string[]): string[] {
+  const command = parseGlobalFlags(argv).rest[0] ?? '';
+  return argv.map((a, i) => {
+    if (/^(config:set|run)$/.test(command) && /^[A-Za-z_][A-Za-z0-9_]*=/.test(a)) return `${a.slice(0, a.indexOf('='))}=********`;
+    if (/^(--password|-p|--root-password|-r)$/.test(argv[i - 1] ?? '') && command.endsWith(':create')) return '********';
+    return a;
+  });
+}
+
 export function isMutating(argv: string[]): boolean {
   const [command, ...args] = parseGlobalFlags(argv).rest;
   const spec: CommandSpec | undefined = command ? commandTable[command] : undefined;
@@ -132,7 +142,7 @@ async function main(): Promise<number> {
       code = 1;
     }
   }
-  const entry = { ts: new Date().toISOString(), argv, exit: code, ms: Math.round((performance.now() - started) * 10) / 10, mutating: isMutating(argv) };
+  const entry = { ts: new Date().toISOString(), argv: maskedArgv(argv), exit: code, ms: Math.round((performance.now() - started) * 10) / 10, mutating: isMutating(argv) };
   appendFileSync(join(root, 'invocations.jsonl'), `${JSON.stringify(entry)}\n`);
   return code;
 }
