@@ -26,6 +26,8 @@ export interface Config {
   http: { listen: string; tokenFile?: string };
   queue: { concurrency: number; mutationsPerSecond: number; burst: number; backoffBaseMs: number; backoffMaxMs: number };
   resync: { schedule: string; jitterPercent: number };
+  /** Absent: the election's defaults. */
+  leader?: { redisKey?: string; leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
   prune: boolean;
   baseDomain?: string;
   drainSeconds: number;

@@ -243,6 +243,15 @@ export class Controller {
     }
     if (!instance && plan.phase === 'Orphaned' && plan.actions.length === 0 && !this.memory.get(name)?.status) return undefined;
     if (!leader.isLeader()) return undefined;
+    if (!instance && plan.actions.length === 0 && !cache.current().apps.has(name)) {
+      // Neither declared nor on the host any more (pruned, or destroyed by hand): nothing left to report.
+      if (m.status) {
+        await this.options.status.remove(name);
+        this.memory.delete(name);
+      }
+      return undefined;
+    }
+    const guard = this.leaseGuard();
 
     let outcome: Outcome = { applied: true };
     if (plan.actions.length > 0) {
@@ -255,7 +264,7 @@ export class Controller {
         return undefined;
       }
       log.info({ actions: plan.actions.map((a) => a.display) }, `applying ${plan.actions.length} action(s)`);
-      const report = await this.executorFor(cache.host).execute(plan.actions, { signal: this.abort.signal });
+      const report = await this.executorFor(cache.host).execute(plan.actions, { signal: this.abort.signal, guard });
       if (report.outcomes.length > 0 || report.failure) this.afterMutations(cache, name, plan.actions);
       for (const o of report.outcomes) {
         await this.event(name, 'Normal', o.result === 'already-done' ? 'AlreadyDone' : 'Applied', `${o.action.display} (${o.action.reason})`);
@@ -274,10 +283,6 @@ export class Controller {
 
     const observed = cache.hasSnapshot() ? cache.current().apps.get(name) : undefined;
     await this.writeStatus(name, cache.host, stored?.generation ?? 0, instance, plan, outcome, observed);
-    if (!instance && plan.actions.length > 0 && outcome.applied && !observed) {
-      await this.options.status.remove(name);
-      this.memory.delete(name);
-    }
 
     if (!outcome.applied) {
       if (outcome.retrying) throw new RetryableFailure(outcome.error);
@@ -286,6 +291,15 @@ export class Controller {
     // Applied changes are confirmed by a fresh pass; otherwise wake up for the next freeze window end or expiry.
     if (plan.actions.length > 0) return 0;
     return plan.requeueAfter ? plan.requeueAfter.getTime() - this.options.clock.now() : undefined;
+  }
+
+  /** Stops a change set before its next command once the leadership term it started in has ended. */
+  private leaseGuard(): () => void {
+    const { leader } = this.options;
+    const term = leader.fencingToken();
+    return () => {
+      leader.assertLeader(term);
+    };
   }
 
   private afterMutations(cache: HostCache, name: string, actions: readonly PlannedAction[]): void {
@@ -307,7 +321,7 @@ export class Controller {
     for (const note of notes) this.log.warn({ host }, note);
     if (actions.length === 0) return undefined;
     this.log.info({ host, actions: actions.map((a) => a.display) }, `applying ${actions.length} ssh key change(s)`);
-    const report = await this.executorFor(host).execute(actions, { signal: this.abort.signal });
+    const report = await this.executorFor(host).execute(actions, { signal: this.abort.signal, guard: this.leaseGuard() });
     cache.invalidateSshKeys();
     if (report.failure) {
       this.log.warn({ host, action: report.failure.action.display, err: report.failure.error.message }, 'ssh key change failed');

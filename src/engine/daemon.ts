@@ -220,9 +220,12 @@ export class Daemon {
 
   private openLeader(): LeaderElector {
     const { config, log } = this;
+    const { redisKey, ...timings } = config.leader ?? {};
     return createLeaderElector({
       ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
       ...(config.postgresUrl ? { postgresUrl: config.postgresUrl } : {}),
+      ...(redisKey ? { redisKey } : {}),
+      timings,
       log,
     });
   }
@@ -246,6 +249,17 @@ export class Daemon {
 
   resyncError(): string | undefined {
     return this.lastResyncError;
+  }
+
+  /** The database rows as a writable desired-state source (the HTTP API); undefined without postgresUrl or before start. */
+  desiredRows(): PostgresDesiredSource | undefined {
+    return this.pgSource;
+  }
+
+  /** Rejects when the configured database does not answer (readiness). */
+  async pingDatabase(): Promise<void> {
+    if (!this.pool) throw new Error('not connected yet: the daemon is starting');
+    await this.pool.query('SELECT 1');
   }
 
   /** Stop taking work, let in-flight commands finish up to `drainMs`, then kill them; close everything. */

@@ -3,7 +3,8 @@
 // goes through one shared concurrency limit, and the first failure stops the list (the next reconcile
 // observes afresh and plans again, so nothing is skipped). A database export is verified before
 // anything after it runs, because what follows it may destroy the database.
-import { open, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import PQueue from 'p-queue';
 import { render } from '../reconcile/commands.js';
 import type { DokkuCommand } from '../reconcile/commands.js';
@@ -193,6 +194,8 @@ export class Executor {
     waitSignal.throwIfAborted();
     if (rendered.mutating) await this.bucket.take(waitSignal);
     const temp = action.outputFile === undefined ? undefined : tempPathFor(action.outputFile);
+    // The backup directory may not exist yet on a fresh host (or was cleared by hand).
+    if (temp !== undefined) await mkdir(dirname(temp), { recursive: true });
     // p-queue races a running task against its signal and frees the slot early; only a task still waiting
     // for a slot may be dropped, so its signal is aborted only until the task starts.
     const queued = new AbortController();

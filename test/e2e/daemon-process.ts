@@ -1,0 +1,17 @@
+// The daemon as its own process, like `otm run`, but watching only one simulator's containers on a
+// shared Docker Engine. Usage: daemon-process.ts <config file> <simulator root id>. SIGTERM stops it
+// cleanly; the crash tests SIGKILL it instead.
+import { loadConfig } from '../../src/config.js';
+import { Daemon } from '../../src/engine/daemon.js';
+import { createLogger } from '../../src/engine/logger.js';
+import { ROOT_LABEL } from '../dokku-sim/containers.js';
+
+const [configFile, rootId] = process.argv.slice(2);
+if (!configFile || !rootId) throw new Error('usage: daemon-process.ts <config file> <simulator root id>');
+const { config } = await loadConfig({ path: configFile });
+const logger = createLogger({ level: config.log.level });
+const daemon = new Daemon({ config, logger, dockerLabels: { [ROOT_LABEL]: rootId } });
+await daemon.start();
+process.once('SIGTERM', () => {
+  void daemon.stop().finally(() => process.exit(0));
+});
