@@ -5,13 +5,22 @@ import { Command, CommanderError } from 'commander';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../config.js';
+import { registerApply } from './commands/apply.js';
+import { registerResetDb, registerRestart } from './commands/bump.js';
+import { registerDelete } from './commands/delete.js';
+import { registerDescribe } from './commands/describe.js';
+import { registerDiff } from './commands/diff.js';
+import { registerExport } from './commands/export.js';
+import { registerGet } from './commands/get.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRun } from './commands/run.js';
 import { registerSchema } from './commands/schema.js';
 import { registerValidate } from './commands/validate.js';
+import { registerVersion } from './commands/version.js';
 
-const COMMANDS: ((program: Command) => void)[] = [registerValidate, registerSchema, registerMigrate, registerPlan, registerRun];
+const COMMANDS: ((program: Command) => void)[] = [registerValidate, registerSchema, registerMigrate, registerPlan, registerRun,
+  registerGet, registerDescribe, registerApply, registerDiff, registerDelete, registerResetDb, registerRestart, registerExport, registerVersion];
 
 export const EXIT_OK = 0;
 export const EXIT_PROBLEM = 1;

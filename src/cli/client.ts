@@ -1,0 +1,253 @@
+// The otm command's client for the daemon's HTTP API. Every failure becomes an ApiError whose message
+// says what went wrong and what to do, so commands can let it reach the user unchanged.
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import type { InstanceEvent, InstanceStatus } from '../engine/status.js';
+import type { Kind, ManifestObject } from '../manifest/index.js';
+
+/** One line of a list. An instance with status but declared nowhere (orphaned) has no source, generation or spec. */
+export interface InstanceItem {
+  name: string;
+  source: string | null;
+  generation: number | null;
+  spec: Record<string, unknown> | null;
+  labels: Record<string, string>;
+  status?: InstanceStatus | null;
+}
+
+export type ExperimenterItem = Omit<InstanceItem, 'status'>;
+
+export interface ApiIssue {
+  path: string;
+  code: string;
+  severity?: 'error' | 'warning';
+  message: string;
+}
+
+export interface ObjectDetail {
+  name: string;
+  source: string | null;
+  generation: number | null;
+  /** Null for an orphaned instance (status kept, declared nowhere). */
+  object: ManifestObject | null;
+  /** Problems the object's sources report. */
+  issues?: ApiIssue[];
+  status?: InstanceStatus | null;
+  events?: InstanceEvent[];
+}
+
+export interface Written {
+  name: string;
+  generation: number;
+}
+
+export interface Health {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** The URL path segment of each kind. */
+export const COLLECTION: Record<Kind, 'instances' | 'experimenters'> = { OTreeInstance: 'instances', Experimenter: 'experimenters' };
+/** The word each kind goes by on the command line, as in `instance/alice-pgg`. */
+export const NOUN: Record<Kind, 'instance' | 'experimenter'> = { OTreeInstance: 'instance', Experimenter: 'experimenter' };
+
+export type Bump = 'reset-database' | 'restart';
+
+/** A request that failed; `code` is the API's error code, or `Unreachable` when no answer came. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(message: string, readonly code: string, readonly status = 0, readonly issues: ApiIssue[] = []) {
+    super(message);
+  }
+}
+
+interface ErrorBody {
+  error?: { code?: string; message?: string; issues?: ApiIssue[] };
+}
+
+export interface ApiClientOptions {
+  /** e.g. `http://127.0.0.1:9280` */
+  baseUrl: string;
+  /** The bearer token file writes need. */
+  tokenFile?: string;
+  /** Per request. @default 30 s */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** The URL a client uses for a `host:port` listen address; wildcard addresses are reached on loopback. */
+export function baseUrlFor(listen: string): string {
+  const at = listen.lastIndexOf(':');
+  const host = listen.slice(0, at);
+  const port = listen.slice(at + 1);
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
+  return `http://${reachable}:${port}`;
+}
+
+function unreachable(baseUrl: string, error: unknown): ApiError {
+  const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
+  const why = (error as Error).name === 'TimeoutError' ? 'no answer in time' : cause?.code ?? cause?.message ?? (error as Error).message;
+  return new ApiError(
+    `cannot reach the otree-manager daemon at ${baseUrl} (${why}): is \`otm run\` running? (check \`systemctl status otree-manager\`; --server URL points elsewhere)`,
+    'Unreachable',
+  );
+}
+
+export class ApiClient {
+  readonly baseUrl: string;
+  private readonly tokenFile: string | undefined;
+  private readonly timeoutMs: number;
+  private token: string | undefined;
+
+  constructor(options: ApiClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.tokenFile = options.tokenFile;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  private async bearer(): Promise<string> {
+    if (this.token !== undefined) return this.token;
+    if (this.tokenFile === undefined) {
+      throw new ApiError('changes through the API need a token: pass --token-file FILE or set http.tokenFile in the configuration', 'NoToken');
+    }
+    let text: string;
+    try {
+      text = await readFile(this.tokenFile, 'utf8');
+    } catch (error) {
+      throw new ApiError(`cannot read the token file ${this.tokenFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path and that you may read it`, 'NoToken');
+    }
+    this.token = text.trim();
+    if (this.token === '') throw new ApiError(`the token file ${this.tokenFile} is empty; put the daemon's token in it`, 'NoToken');
+    return this.token;
+  }
+
+  /** Sends one request and returns the parsed body; every non-2xx answer throws an ApiError. */
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const write = method !== 'GET';
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (write) headers.authorization = `Bearer ${await this.bearer()}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw unreachable(this.baseUrl, error);
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? {} : JSON.parse(text);
+    } catch {
+      throw new ApiError(`${this.baseUrl}${path} answered ${response.status} with something that is not JSON: is --server pointing at the otree-manager daemon?`, 'BadResponse', response.status);
+    }
+    if (response.ok) return parsed as T;
+    throw this.failure(response.status, parsed as ErrorBody, method, path);
+  }
+
+  private failure(status: number, body: ErrorBody, method: string, path: string): ApiError {
+    const code = body.error?.code ?? `HTTP${status}`;
+    const message = body.error?.message ?? `${method} ${path} answered ${status}`;
+    switch (status) {
+      case 401:
+        return new ApiError(`the token in ${this.tokenFile ?? '(no token file)'} was refused: use the file the daemon's http.tokenFile names`, code, status);
+      case 403:
+        return new ApiError(`${message} (the daemon accepts changes only when its configuration sets http.tokenFile; until then change the manifests or rows directly)`, code, status);
+      case 422:
+        return new ApiError(message, code, status, body.error?.issues ?? []);
+      default:
+        if (status >= 500 && code === `HTTP${status}`) return new ApiError(`the daemon failed to answer ${method} ${path} (${status}): see its log (\`journalctl -u otree-manager\`)`, code, status);
+        return new ApiError(message, code, status);
+    }
+  }
+
+  listInstances(): Promise<{ items: InstanceItem[] }> {
+    return this.request('GET', '/api/v1/instances');
+  }
+
+  listExperimenters(): Promise<{ items: ExperimenterItem[] }> {
+    return this.request('GET', '/api/v1/experimenters');
+  }
+
+  /** The object as the daemon holds it, or undefined when it has none of that name. */
+  async get(kind: Kind, name: string): Promise<ObjectDetail | undefined> {
+    try {
+      return await this.request<ObjectDetail>('GET', `/api/v1/${COLLECTION[kind]}/${encodeURIComponent(name)}`);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Like get(), but a missing object is an error that says how to list the existing ones. */
+  async require(kind: Kind, name: string): Promise<ObjectDetail> {
+    const found = await this.get(kind, name);
+    if (!found) throw new ApiError(`${NOUN[kind]} ${name} not found at ${this.baseUrl}: \`otm get ${COLLECTION[kind]}\` lists them`, 'NotFound', 404);
+    return found;
+  }
+
+  put(object: ManifestObject): Promise<Written> {
+    return this.request('PUT', `/api/v1/${COLLECTION[object.kind]}/${encodeURIComponent(object.metadata.name)}`, object);
+  }
+
+  async remove(kind: Kind, name: string): Promise<void> {
+    try {
+      await this.request('DELETE', `/api/v1/${COLLECTION[kind]}/${encodeURIComponent(name)}`);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        throw new ApiError(`${NOUN[kind]} ${name} not found at ${this.baseUrl}: \`otm get ${COLLECTION[kind]}\` lists them`, error.code, 404);
+      }
+      throw error;
+    }
+  }
+
+  /** Bumps the one-shot generation of `name` (reset its database, or restart it). */
+  async bump(name: string, what: Bump): Promise<Written> {
+    try {
+      return await this.request('POST', `/api/v1/instances/${encodeURIComponent(name)}/${what}`, {});
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        throw new ApiError(`instance ${name} not found at ${this.baseUrl}: \`otm get instances\` lists them`, error.code, 404);
+      }
+      throw error;
+    }
+  }
+
+  /** `/healthz` as answered, whatever the status. */
+  async health(): Promise<Health> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (error) {
+      throw unreachable(this.baseUrl, error);
+    }
+    const body = await response.json().catch(() => ({})) as Record<string, unknown>;
+    return { status: response.status, body };
+  }
+}
+
+export interface ApiOptions {
+  config?: string;
+  server?: string;
+  tokenFile?: string;
+}
+
+/** Adds the options every command that talks to the daemon takes. */
+export function withApiOptions(command: Command): Command {
+  return command
+    .option('--server <url>', 'the daemon\'s API (default: http://<http.listen> from the configuration)')
+    .option('--token-file <file>', 'bearer token for changes (default: http.tokenFile from the configuration)');
+}
+
+/** A client for the daemon the options (or the configuration) point at. */
+export async function clientFor(options: ApiOptions): Promise<ApiClient> {
+  const { config } = await loadConfig(options.config !== undefined ? { path: options.config } : {});
+  const tokenFile = options.tokenFile ?? config.http.tokenFile;
+  return new ApiClient({ baseUrl: options.server ?? baseUrlFor(config.http.listen), ...(tokenFile !== undefined ? { tokenFile } : {}) });
+}

@@ -1,0 +1,28 @@
+// Running the otm command as a user does: a child process, its exit code and both outputs.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+
+const repo = path.join(import.meta.dirname, '../..');
+const main = path.join(repo, 'src/cli/main.ts');
+// Resolved here so that the command also runs from a working directory outside the repository.
+const tsx = import.meta.resolve('tsx');
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function otm(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', tsx, main, ...args], {
+      cwd: options.cwd ?? repo,
+      env: { ...process.env, OTM_CONFIG: '', NO_COLOR: '', ...options.env },
+    }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** The repository's root, for paths of shipped files. */
+export const REPO = repo;
