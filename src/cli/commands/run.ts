@@ -5,6 +5,7 @@ import { loadConfig } from '../../config.js';
 import type { Config } from '../../config.js';
 import { Daemon } from '../../engine/daemon.js';
 import { createLogger } from '../../engine/logger.js';
+import { startHttp } from '../../http/server.js';
 
 interface RunOptions {
   config?: string;
@@ -24,7 +25,14 @@ export function registerRun(program: Command): void {
       const logger = createLogger({ level: config.log.level });
       const daemon = new Daemon({ config, logger });
       logger.info({ config: file ?? '(defaults)' }, 'starting');
-      await daemon.start();
+      // HTTP first, so /healthz answers and /readyz says what is pending while the first sync runs.
+      const http = await startHttp(daemon, config, logger);
+      try {
+        await daemon.start();
+      } catch (err) {
+        await http.close();
+        throw err;
+      }
 
       await new Promise<void>((resolve) => {
         let stopping = false;
@@ -32,7 +40,7 @@ export function registerRun(program: Command): void {
           if (stopping) return;
           stopping = true;
           logger.info({ signal, drainSeconds: config.drainSeconds }, 'stopping: no new work; in-flight commands get the drain deadline');
-          daemon.stop().then(resolve, (err: Error) => {
+          http.close().then(() => daemon.stop()).then(resolve, (err: Error) => {
             logger.error({ err: err.message }, 'stop failed');
             resolve();
           });

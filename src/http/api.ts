@@ -1,0 +1,224 @@
+// The JSON API under /api/v1: read desired objects with their status and events, dry-run plans, and
+// write desired state as PostgreSQL rows (the same rows a web UI writes). Reads are open; writes need
+// the bearer token. Manifest files stay read-only here: an object a file declares is edited in the file.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { DesiredStore } from '../desired/store.js';
+import type { WriteResult } from '../desired/postgres.js';
+import type { InstancePlan } from '../engine/planner.js';
+import type { InstanceStatus, StatusStore } from '../engine/status.js';
+import { API_VERSION, checkDocument } from '../manifest/index.js';
+import type { Kind } from '../manifest/index.js';
+import { requireBearer } from './auth.js';
+import { ApiError, apiIssues, notFound } from './errors.js';
+import { listItem, objectView, orphanItem, planView } from './views.js';
+
+/** What the API reads of the desired state. */
+export type DesiredView = Pick<DesiredStore, 'instance' | 'experimenter' | 'instances' | 'experimenters' | 'heldBack' | 'issuesFor'>;
+
+/** Writes to the desired-state rows (PostgresDesiredSource). */
+export interface DesiredRows {
+  upsert(kind: Kind, name: string, spec: unknown, labels: Record<string, string>, author: string): Promise<WriteResult>;
+  softDelete(kind: Kind, name: string, author: string): Promise<boolean>;
+  bumpGeneration(name: string, action: 'resetDatabase' | 'restart', author: string): Promise<number>;
+}
+
+/** Dry-run planning with the daemon's own planner and observation cache. */
+export interface PlanSource {
+  /** Every instance there is to plan: the declared ones and managed apps no longer declared. */
+  names(): string[];
+  planFor(name: string): Promise<InstancePlan>;
+}
+
+export interface ApiDeps {
+  desired: DesiredView;
+  /** Undefined until the daemon has opened its status store. */
+  status(): StatusStore | undefined;
+  /** Undefined until the daemon has observed its hosts once. */
+  plans(): PlanSource | undefined;
+  /** Undefined without a database (or before the daemon has connected to it). */
+  rows(): DesiredRows | undefined;
+  /** Whether `postgresUrl` is configured at all. */
+  databaseConfigured: boolean;
+  /** Undefined: writes are disabled. */
+  token: string | undefined;
+}
+
+const KIND_OF = { instances: 'OTreeInstance', experimenters: 'Experimenter' } as const satisfies Record<string, Kind>;
+type Collection = keyof typeof KIND_OF;
+
+/** Loose enough for both instance and experimenter names; the manifest schema checks the exact rules. */
+const NAME_PARAMS = {
+  type: 'object',
+  properties: { name: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' } },
+  required: ['name'],
+} as const;
+const EVENTS_QUERY = {
+  type: 'object',
+  properties: { events: { type: 'integer', minimum: 0, maximum: 1000, default: 50 } },
+} as const;
+const AUTHOR_HEADER = 'x-otm-author';
+const DEFAULT_AUTHOR = 'api';
+
+type NameRoute = { Params: { name: string } };
+
+function notStarted(what: string): ApiError {
+  return new ApiError(503, 'NotReady', `${what} is not available yet: the daemon is still starting; retry once /readyz says ready`);
+}
+
+/** Who a write is recorded as: the `X-Otm-Author` header, else `api`. */
+function authorOf(request: FastifyRequest): string {
+  const header = request.headers[AUTHOR_HEADER];
+  if (header === undefined) return DEFAULT_AUTHOR;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !/^[\w.@+-]{1,100}$/.test(value)) {
+    throw new ApiError(400, 'BadRequest', 'the X-Otm-Author header must be a user name or e-mail address (letters, digits, . _ @ + -, at most 100 characters)');
+  }
+  return value;
+}
+
+export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
+  const { desired } = deps;
+
+  const statusStore = (): StatusStore => deps.status() ?? (() => { throw notStarted('status'); })();
+
+  const authorize = async (request: FastifyRequest): Promise<void> => {
+    requireBearer(request.headers.authorization, deps.token);
+  };
+
+  const writableRows = (): DesiredRows => {
+    if (!deps.databaseConfigured) {
+      throw new ApiError(409, 'NoDatabase', 'desired state can only be written when postgresUrl is configured; edit the manifest files instead');
+    }
+    return deps.rows() ?? (() => { throw notStarted('the desired-state database'); })();
+  };
+
+  /** The manifest file that declares (or tried to declare) this object, if any: files are edited, not overwritten. */
+  const declaringFile = (kind: Kind, name: string): string | undefined => {
+    const stored = kind === 'OTreeInstance' ? desired.instance(name) : desired.experimenter(name);
+    if (stored && !stored.source.startsWith('row:')) return stored.source;
+    return desired.heldBack().find((r) => r.kind === kind && r.name === name && !r.origin.source.startsWith('row:'))?.origin.source;
+  };
+
+  const refuseFileObjects = (kind: Kind, name: string): void => {
+    const file = declaringFile(kind, name);
+    if (file !== undefined) {
+      throw new ApiError(409, 'Conflict', `${kind} "${name}" is declared by the manifest file ${file}; change or remove it there (the API only writes database rows)`);
+    }
+  };
+
+  const stored = (collection: Collection, name: string) =>
+    (collection === 'instances' ? desired.instance(name) : desired.experimenter(name));
+
+  // Reads.
+  app.get('/api/v1/instances', async () => {
+    const statuses = new Map((await statusStore().list()).map((s) => [s.name, s]));
+    const items = desired.instances().map((s) => listItem(s, statuses.get(s.declared.object.metadata.name) ?? null));
+    const declared = new Set(items.map((item) => item.name));
+    const orphans = [...statuses.values()].filter((s) => !declared.has(s.name)).map(orphanItem);
+    return { items: [...items, ...orphans].sort((a, b) => a.name.localeCompare(b.name)) };
+  });
+
+  app.get<NameRoute & { Querystring: { events: number } }>('/api/v1/instances/:name', { schema: { params: NAME_PARAMS, querystring: EVENTS_QUERY } }, async (request) => {
+    const { name } = request.params;
+    const store = statusStore();
+    const object = stored('instances', name);
+    const status: InstanceStatus | null = (await store.get(name)) ?? null;
+    if (!object && !status) throw notFound(`instance "${name}"`);
+    return objectView(name, object, desired.issuesFor('OTreeInstance', name), { status, events: await store.events(name, request.query.events) });
+  });
+
+  app.get('/api/v1/experimenters', async () => ({ items: desired.experimenters().map((s) => listItem(s)) }));
+
+  app.get<NameRoute>('/api/v1/experimenters/:name', { schema: { params: NAME_PARAMS } }, async (request) => {
+    const { name } = request.params;
+    const object = stored('experimenters', name);
+    if (!object) throw notFound(`experimenter "${name}"`);
+    return objectView(name, object, desired.issuesFor('Experimenter', name));
+  });
+
+  const planSource = (): PlanSource => deps.plans() ?? (() => { throw notStarted('planning'); })();
+
+  app.get('/api/v1/plan', async () => {
+    const source = planSource();
+    const plans = [];
+    for (const name of source.names().sort()) plans.push(planView(await source.planFor(name)));
+    return { plans };
+  });
+
+  app.get<NameRoute>('/api/v1/plan/:name', { schema: { params: NAME_PARAMS } }, async (request) => {
+    const { name } = request.params;
+    const source = planSource();
+    if (!source.names().includes(name) && !(await statusStore().get(name))) throw notFound(`instance "${name}"`);
+    return { plans: [planView(await source.planFor(name))] };
+  });
+
+  // Writes.
+  for (const collection of Object.keys(KIND_OF) as Collection[]) {
+    const kind = KIND_OF[collection];
+
+    app.put<NameRoute>(`/api/v1/${collection}/:name`, { schema: { params: NAME_PARAMS }, onRequest: authorize }, async (request) => {
+      const { name } = request.params;
+      const author = authorOf(request);
+      const rows = writableRows();
+      const { spec, labels } = checkedBody(request.body, kind, name);
+      refuseFileObjects(kind, name);
+      const result = await rows.upsert(kind, name, spec, labels, author);
+      if (!result.ok) throw invalid(kind, name, result.issues);
+      return { name, generation: result.generation };
+    });
+
+    app.delete<NameRoute>(`/api/v1/${collection}/:name`, { schema: { params: NAME_PARAMS }, onRequest: authorize }, async (request) => {
+      const { name } = request.params;
+      const author = authorOf(request);
+      const rows = writableRows();
+      refuseFileObjects(kind, name);
+      if (!(await rows.softDelete(kind, name, author))) throw new ApiError(404, 'NotFound', `${kind} "${name}" has no row in the desired-state database`);
+      return { name, deleted: true };
+    });
+  }
+
+  for (const [route, action] of [['reset-database', 'resetDatabase'], ['restart', 'restart']] as const) {
+    app.post<NameRoute>(`/api/v1/instances/:name/${route}`, { schema: { params: NAME_PARAMS }, onRequest: authorize }, async (request) => {
+      const { name } = request.params;
+      const author = authorOf(request);
+      const rows = writableRows();
+      refuseFileObjects('OTreeInstance', name);
+      try {
+        return { name, generation: await rows.bumpGeneration(name, action, author) };
+      } catch (err) {
+        // The source's only refusal is a missing live row; anything else (the database down) is a server error.
+        if (/has no live row/.test((err as Error).message)) throw new ApiError(404, 'NotFound', `instance "${name}" has no row in the desired-state database`);
+        throw err;
+      }
+    });
+  }
+}
+
+function invalid(kind: Kind, name: string, issues: Parameters<typeof apiIssues>[0]): ApiError {
+  const errors = issues.filter((i) => i.severity === 'error').length;
+  return new ApiError(422, 'Invalid', `${kind} "${name}" is invalid (${errors} error${errors === 1 ? '' : 's'}); nothing was written: fix the fields listed in issues`, apiIssues(issues));
+}
+
+/**
+ * Checks a PUT body as the manifest document it is (same schemas and checks as files), then that it
+ * matches the URL. Returns the spec and labels exactly as sent: defaults are applied when the row is read.
+ */
+function checkedBody(body: unknown, kind: Kind, name: string): { spec: unknown; labels: Record<string, string> } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError(400, 'BadRequest', `send the whole manifest as a JSON object: {"apiVersion": "${API_VERSION}", "kind": "${kind}", "metadata": {"name": "${name}"}, "spec": {...}}`);
+  }
+  const document = body as { kind?: unknown; metadata?: { name?: unknown; labels?: Record<string, string>; annotations?: unknown }; spec?: unknown };
+  if (document.kind !== undefined && document.kind !== kind) {
+    throw new ApiError(400, 'BadRequest', `this endpoint takes kind ${kind}, the body says ${JSON.stringify(document.kind)}`);
+  }
+  if (document.metadata?.name !== undefined && document.metadata.name !== name) {
+    throw new ApiError(400, 'BadRequest', `metadata.name ${JSON.stringify(document.metadata.name)} differs from "${name}" in the URL; they must be the same`);
+  }
+  const origin = { source: `api:${name}`, line: 0, column: 0 };
+  const { issues } = checkDocument(structuredClone(body), origin, () => origin);
+  if (issues.some((i) => i.severity === 'error')) throw invalid(kind, name, issues);
+  if (document.metadata?.annotations !== undefined) {
+    throw new ApiError(400, 'BadRequest', 'metadata.annotations cannot be stored in a database row; remove them (annotations live in manifest files only)');
+  }
+  return { spec: document.spec, labels: document.metadata?.labels ?? {} };
+}
