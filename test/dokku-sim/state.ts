@@ -86,7 +86,7 @@ export function rootIdOf(root: string): string {
 
 const STATE_FILE = 'state.json';
 const LOCK_FILE = 'state.lock';
-/** A lock older than this whose holder is gone is taken over. */
+/** An empty lock file older than this (its creator died before writing its pid) is taken over. */
 const STALE_MS = 30_000;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
@@ -131,9 +131,10 @@ function breakIfStale(path: string): void {
     return;
   }
   const pid = Number(holder);
-  // An empty file is a holder between open and write: only stale when old.
-  const dead = holder !== '' && Number.isInteger(pid) && pid > 0 && !alive(pid);
-  if (dead || age > STALE_MS) {
+  // A live holder keeps its lock however long it works; an empty file is a holder between open and
+  // write, stale only when old.
+  const dead = holder !== '' && (!Number.isInteger(pid) || pid <= 0 || !alive(pid));
+  if (dead || (holder === '' && age > STALE_MS)) {
     try {
       if (readFileSync(path, 'utf8') === holder) rmSync(path, { force: true });
     } catch { /* someone else broke it first */ }
