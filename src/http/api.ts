@@ -123,8 +123,10 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     const store = statusStore();
     const object = stored('instances', name);
     const status: InstanceStatus | null = (await store.get(name)) ?? null;
-    if (!object && !status) throw notFound(`instance "${name}"`);
-    return objectView(name, object, desired.issuesFor('OTreeInstance', name), { status, events: await store.events(name, request.query.events) });
+    // An object whose every version was rejected is declared nowhere yet still has issues to show.
+    const issues = desired.issuesFor('OTreeInstance', name);
+    if (!object && !status && issues.length === 0) throw notFound(`instance "${name}"`);
+    return objectView(name, object, issues, { status, events: await store.events(name, request.query.events) });
   });
 
   app.get('/api/v1/experimenters', async () => ({ items: desired.experimenters().map((s) => listItem(s)) }));
@@ -132,8 +134,9 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.get<NameRoute>('/api/v1/experimenters/:name', { schema: { params: NAME_PARAMS } }, async (request) => {
     const { name } = request.params;
     const object = stored('experimenters', name);
-    if (!object) throw notFound(`experimenter "${name}"`);
-    return objectView(name, object, desired.issuesFor('Experimenter', name));
+    const issues = desired.issuesFor('Experimenter', name);
+    if (!object && issues.length === 0) throw notFound(`experimenter "${name}"`);
+    return objectView(name, object, issues);
   });
 
   const planSource = (): PlanSource => deps.plans() ?? (() => { throw notStarted('planning'); })();

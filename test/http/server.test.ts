@@ -165,7 +165,7 @@ describe('requests and errors', () => {
     assert.deepEqual(deps.rowsWritten, []);
   });
 
-  test('a bump for an instance without a row is 404; an object held back in a file still conflicts', async () => {
+  test('a bump for an instance without a row is 404; an object held back in a file still conflicts and is shown with its issues', async () => {
     const desired = new DesiredStore();
     // A file whose instance fails validation: the daemon holds it back, but the file still owns the name.
     desired.replaceSource('broken.yaml', parseManifests('apiVersion: otree-manager/v1\nkind: OTreeInstance\nmetadata: { name: held-inst }\nspec: { owner: dana, processes: { web: -1 } }\n', 'broken.yaml'));
@@ -175,6 +175,10 @@ describe('requests and errors', () => {
     const held = await app.inject({ method: 'POST', url: '/api/v1/instances/held-inst/reset-database', headers: auth });
     assert.equal(held.statusCode, 409);
     assert.match(held.json().error.message, /broken\.yaml/);
+    const view = await app.inject({ method: 'GET', url: '/api/v1/instances/held-inst' });
+    assert.equal(view.statusCode, 200, 'a rejected object is shown with its issues');
+    assert.equal(view.json().object, null);
+    assert.ok(view.json().issues.some((i: { path: string; severity: string }) => i.path === 'spec.processes.web' && i.severity === 'error'));
   });
 
   test('before the daemon has started, reads answer 503 NotReady', async () => {
