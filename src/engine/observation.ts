@@ -83,11 +83,25 @@ export class HostCache {
    */
   async refresh(deep: boolean, signal?: AbortSignal): Promise<string[]> {
     const previous = this.snapshot;
+    const shallow = !deep && previous !== undefined;
+    // Shallow: per-app and per-service reads only for what was never seen. Stale apps stay stale and
+    // are read in full by app() before they are planned; known services keep their status and links,
+    // which app() and refreshService() keep current.
     const next = await this.driver.observe({
-      ...(deep || !previous ? {} : { detail: (app: string) => !previous.apps.has(app) || this.stale.has(app) }),
+      ...(shallow ? {
+        detail: (app: string) => !previous.apps.has(app),
+        serviceDetail: (plugin: string, name: string) => !previous.services.has(`${plugin}/${name}`),
+      } : {}),
       managedMarker: OWNERSHIP_MARKER,
       ...(signal ? { signal } : {}),
     });
+    if (shallow) {
+      for (const [key, service] of next.services) {
+        const known = previous.services.get(key);
+        if (known) Object.assign(service, { status: known.status, links: known.links });
+      }
+      for (const app of next.apps.values()) app.links = linksOf(next.services, app.name);
+    }
     const containers = this.docker ? await this.docker.listContainers() : undefined;
     const changed: string[] = [];
     const detailed = new Set<string>();
@@ -98,8 +112,6 @@ export class HostCache {
         // Shallow read: carry the detailed fields over from the last detailed read.
         app.config = before.config;
         app.scale = before.scale;
-        app.links = before.links.postgres.length + before.links.redis.length > 0 && app.links.postgres.length + app.links.redis.length === 0
-          ? before.links : app.links;
         delete (app as ObservedApp & { partial?: boolean }).partial;
         if (!next.acl.has(name) && previous?.acl.has(name)) next.acl.set(name, previous.acl.get(name)!);
       } else {
@@ -111,11 +123,12 @@ export class HostCache {
         || (app.containers !== undefined && configDrifts(managedView(app.config), app.containers));
       if (drifted) {
         changed.push(name);
-        if (!detailed.has(name)) this.invalidate(name);
+        // A shallow read knows an app's links only from services read earlier: app() confirms them.
+        if (shallow || !detailed.has(name)) this.invalidate(name);
       }
     }
     for (const name of previous?.apps.keys() ?? []) if (!next.apps.has(name)) changed.push(name);
-    for (const name of detailed) this.stale.delete(name);
+    if (!shallow) for (const name of detailed) this.stale.delete(name);
     this.snapshot = next;
     this.sshKeysStale = false;
     return changed;
@@ -182,6 +195,13 @@ export class HostCache {
 
 /** `dokku ssh-keys:list` says so on stderr, exit 1, when there are none. */
 const NO_SSH_KEYS = /No public keys found/;
+
+/** Linked service names per plugin, as the services' own link lists say. */
+function linksOf(services: ObservedHost['services'], app: string): ObservedApp['links'] {
+  const links: ObservedApp['links'] = { postgres: [], redis: [] };
+  for (const service of services.values()) if (service.links.includes(app)) links[service.plugin].push(service.name);
+  return links;
+}
 
 /** The config keys the containers are compared on: what the manager sets, not what Dokku adds. */
 function managedView(config: Record<string, string>): Record<string, string> {

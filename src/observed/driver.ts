@@ -6,7 +6,8 @@
 //   1 apps:list + 4 reports (apps, ps, domains, resource) + 2 service lists + S service :info
 //   + 1 letsencrypt:list + 1 ssh-keys:list + 2·M (config:export, ps:scale) + A acl:list
 // invocations (A = managed apps, only where the acl plugin answers), plus `dokku version` once per
-// driver. Config and scale have no bulk form in Dokku; `detail` limits them to the apps that matter.
+// driver. Config and scale have no bulk form in Dokku; `detail` limits them to the apps that matter,
+// and `serviceDetail` limits the S service reads to the services the caller does not know yet.
 import { render } from '../reconcile/commands.js';
 import type { DokkuCommand, RenderedCommand, ServicePlugin } from '../reconcile/commands.js';
 import { DokkuError, toDokkuError } from './errors.js';
@@ -54,6 +55,11 @@ export interface RunOptions {
 export interface ObserveOptions {
   /** Which apps get their per-app reads (config, scale, acl); default all. Others are `partial`. */
   detail?: (app: string) => boolean;
+  /**
+   * Which services get their `<plugin>:info` read (status and links); default all. The others come back
+   * with an empty status and no links, for a caller that already knows them (the cache's shallow read).
+   */
+  serviceDetail?: (plugin: ServicePlugin, name: string) => boolean;
   /** Config key that marks an app as managed; acl is read for managed apps only (default OTM_MANAGED). */
   managedMarker?: string;
   signal?: AbortSignal;
@@ -184,11 +190,12 @@ export class DokkuDriver {
     return json ? parseJsonReport(r.stdout) : parseTextReports(r.stdout, type).get(app) ?? {};
   }
 
-  private async services(plugin: ServicePlugin, signal?: AbortSignal): Promise<ObservedService[] | undefined> {
+  private async services(plugin: ServicePlugin, detail: ObserveOptions['serviceDetail'], signal?: AbortSignal): Promise<ObservedService[] | undefined> {
     const list = await this.read({ cmd: 'service:list', plugin }, (e) => e.kind === 'PluginMissing', { signal });
     if (!list) return undefined;
     const names = parseNameList(list.stdout);
-    const services = await mapLimit(names, this.concurrency, (name) => this.observeService(plugin, name, signal));
+    const services = await mapLimit(names, this.concurrency, (name) =>
+      (detail?.(plugin, name) ?? true) ? this.observeService(plugin, name, signal) : Promise.resolve({ plugin, name, status: '', links: [] }));
     return services.filter((s): s is ObservedService => s !== undefined);
   }
 
@@ -241,7 +248,7 @@ export class DokkuDriver {
         this.bulkReport('domains:report', 'domains', signal),
         this.bulkReport('resource:report', 'resource', signal),
       ]);
-    const [postgres, redis] = [await this.services('postgres', signal), await this.services('redis', signal)];
+    const [postgres, redis] = [await this.services('postgres', options.serviceDetail, signal), await this.services('redis', options.serviceDetail, signal)];
     const le = await this.letsencryptList(signal);
     const sshKeys = await this.read({ cmd: 'ssh-keys:list' }, (e) => NO_SSH_KEYS.test(e.dokkuMessage), { signal });
 
