@@ -168,6 +168,9 @@ export function plan(input: PlanInput): Plan {
   if (adopting) desired.delete(OWNERSHIP_MARKER);
   const diff = diffConfig(desired, config);
   if (diff.set.some((p) => needsRestart(p.key)) || diff.unset.length > 0) changesNeedRestart = true;
+  // Processes started with other values than the app's config holds now (a restart by hand raced a
+  // config change) are out of date even when the config itself is right.
+  if (live && runningWithOldConfig(observed, [...desired.keys()].filter(needsRestart))) changesNeedRestart = true;
   if (spec.otree.version === '3' && deployed && diff.set.some((p) => p.key === 'OTREE_ADMIN_PASSWORD')) {
     notes.push('oTree 3 reads the admin password only when it creates the database: bump spec.resetDatabase.generation to apply the new password');
   }
@@ -366,4 +369,10 @@ function assemble(steps: Step[], ctx: Context): Plan {
   else if (!ctx.deployed) phase = 'Pending';
   else phase = 'Running';
   return { actions, deferred, ...(requeueAfter ? { requeueAfter } : {}), phase, notes };
+}
+
+/** Whether a running container's environment disagrees with the app's config on one of `keys`. */
+function runningWithOldConfig(observed: ObservedApp | undefined, keys: readonly string[]): boolean {
+  const running = (observed?.containers ?? []).filter((c) => c.state === 'running');
+  return running.some((c) => keys.some((key) => key in observed!.config && c.env[key] !== observed!.config[key]));
 }

@@ -201,12 +201,17 @@ export function inSync(status: InstanceStatus | undefined, generation = 1): bool
     && status.conditions.some((c) => c.type === 'Reconciling' && c.status === 'False');
 }
 
-/** Waits until every named instance is in sync (and, in process, the work queue is empty). */
+/**
+ * Waits until every named instance passes `check` and the daemon is idle (nothing queued, delayed or
+ * in progress), seen on two polls in a row so a key between two steps is not mistaken for rest.
+ */
 export async function settle(daemon: Daemon, names: readonly string[], check: (s: InstanceStatus) => boolean = (s) => inSync(s), timeoutMs = 90_000): Promise<InstanceStatus[]> {
+  let calm = 0;
   return waitFor(`${names.join(', ')} to settle`, async () => {
     const statuses = await Promise.all(names.map((n) => daemon.status.get(n)));
-    const done = statuses.every((s) => s !== undefined && check(s)) && daemon.queue.len() === 0;
-    return done ? (statuses as InstanceStatus[]) : undefined;
+    const idle = daemon.queue.len() === 0 && daemon.queue.delayedLen() === 0 && daemon.queue.longestRunningSeconds() === 0;
+    calm = statuses.every((s) => s !== undefined && check(s)) && idle ? calm + 1 : 0;
+    return calm >= 2 ? (statuses as InstanceStatus[]) : undefined;
   }, timeoutMs, 200);
 }
 
