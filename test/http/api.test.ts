@@ -319,7 +319,10 @@ describe('the HTTP surface of a real daemon', () => {
   });
 
   test('plan answers for all instances and for one in the `otm plan -o json` shape, and changes nothing', async () => {
-    await waitFor('the daemon to be idle', () => (daemon.queue.len() === 0 ? true : undefined));
+    await waitFor('everything to be converged and the daemon idle', async () => {
+      const plans = (await call('GET', '/api/v1/plan')).json.plans;
+      return daemon.queue.len() === 0 && plans.every((p) => p.actions.length === 0) ? true : undefined;
+    }, 30_000);
     const before = (await invocations()).filter((i) => i.mutating).length;
     const all = await call('GET', '/api/v1/plan');
     assert.equal(all.status, 200);
