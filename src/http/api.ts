@@ -61,8 +61,10 @@ const DEFAULT_AUTHOR = 'api';
 
 type NameRoute = { Params: { name: string } };
 
-function notStarted(what: string): ApiError {
-  return new ApiError(503, 'NotReady', `${what} is not available yet: the daemon is still starting; retry once /readyz says ready`);
+/** A part the daemon opens while starting: answers 503 until it is there. */
+function started<T>(part: T | undefined, what: string): T {
+  if (part === undefined) throw new ApiError(503, 'NotReady', `${what} is not available yet: the daemon is still starting; retry once /readyz says ready`);
+  return part;
 }
 
 /** Who a write is recorded as: the `X-Otm-Author` header, else `api`. */
@@ -79,7 +81,7 @@ function authorOf(request: FastifyRequest): string {
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   const { desired } = deps;
 
-  const statusStore = (): StatusStore => deps.status() ?? (() => { throw notStarted('status'); })();
+  const statusStore = (): StatusStore => started(deps.status(), 'status');
 
   const authorize = async (request: FastifyRequest): Promise<void> => {
     requireBearer(request.headers.authorization, deps.token);
@@ -89,13 +91,16 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     if (!deps.databaseConfigured) {
       throw new ApiError(409, 'NoDatabase', 'desired state can only be written when postgresUrl is configured; edit the manifest files instead');
     }
-    return deps.rows() ?? (() => { throw notStarted('the desired-state database'); })();
+    return started(deps.rows(), 'the desired-state database');
   };
+
+  const stored = (collection: Collection, name: string) =>
+    (collection === 'instances' ? desired.instance(name) : desired.experimenter(name));
 
   /** The manifest file that declares (or tried to declare) this object, if any: files are edited, not overwritten. */
   const declaringFile = (kind: Kind, name: string): string | undefined => {
-    const stored = kind === 'OTreeInstance' ? desired.instance(name) : desired.experimenter(name);
-    if (stored && !stored.source.startsWith('row:')) return stored.source;
+    const current = stored(kind === 'OTreeInstance' ? 'instances' : 'experimenters', name);
+    if (current && !current.source.startsWith('row:')) return current.source;
     return desired.heldBack().find((r) => r.kind === kind && r.name === name && !r.origin.source.startsWith('row:'))?.origin.source;
   };
 
@@ -106,8 +111,6 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     }
   };
 
-  const stored = (collection: Collection, name: string) =>
-    (collection === 'instances' ? desired.instance(name) : desired.experimenter(name));
 
   // Reads.
   app.get('/api/v1/instances', async () => {
@@ -139,7 +142,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     return objectView(name, object, issues);
   });
 
-  const planSource = (): PlanSource => deps.plans() ?? (() => { throw notStarted('planning'); })();
+  const planSource = (): PlanSource => started(deps.plans(), 'planning');
 
   app.get('/api/v1/plan', async () => {
     const source = planSource();
