@@ -5,12 +5,13 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newSimRoot, SIM_BIN } from '../test/dokku-sim/client.js';
 import type { Invocation, SimRoot } from '../test/dokku-sim/client.js';
+import type { SimState } from '../test/dokku-sim/state.js';
 import type { Answer, Request } from './daemon.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,6 +47,9 @@ function flag(name: string): string | undefined {
 }
 const sizes = (flag('sizes') ?? '10,100,1000').split(',').map(Number);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--sizes takes a comma-separated list of instance counts, e.g. --sizes 10,100');
+/** Sizes above this start from a seeded host instead of converging from an empty one (see docs/benchmark.md). */
+const seedAbove = Number(flag('seed-above') ?? 100);
+if (!Number.isInteger(seedAbove)) throw new Error('--seed-above takes an instance count, e.g. --seed-above 1000');
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
 const name = (i: number) => `bench-${String(i).padStart(4, '0')}`;
@@ -179,7 +183,8 @@ const settledAll = (child: Child, n: number) => async () => {
 
 interface SizeResult {
   n: number;
-  convergence: {
+  /** Absent when the host was seeded (N above --seed-above). */
+  convergence?: {
     wallSeconds: number; lowerBoundSeconds: number; ratio: number;
     bounds: { rateLimit: number; serialChain: number; throughput: number };
     invocations: number; mutations: number;
@@ -187,6 +192,8 @@ interface SizeResult {
     restartsBeforeFirstDeploy: number;
     perCallOverheadMs: number;
   };
+  /** Seeded hosts only: the daemon's start (a deep read of every app) over N converged instances. */
+  seededStart?: { invocations: number; mutations: number; wallSeconds: number };
   steadyState: { invocations: number; mutations: number; byCommand: Record<string, number>; wallMs: number; cpuMs: number };
   configChange: {
     edits: number; restarts: number[];
@@ -196,6 +203,61 @@ interface SizeResult {
     writeToSimulatorMs: { p50: number; p99: number; max: number };
   };
   daemon: { cpuSeconds: number; rssMb: number; peakRssMb: number };
+}
+
+/** What converging the instances in `calls` took, from the simulator's log and the daemon's own timing. */
+function convergenceOf(calls: Invocation[], commandSeconds: number): NonNullable<SizeResult['convergence']> {
+  const mutations = calls.filter((c) => c.mutating);
+  const first = Math.min(...calls.map(startOf));
+  const last = Math.max(...calls.map((c) => Date.parse(c.ts)));
+  // The simulator's `ms` starts once its process runs; the daemon's own timing includes starting it.
+  const perCallOverheadMs = Math.max(0, (commandSeconds * 1000 - calls.reduce((s, c) => s + c.ms, 0)) / calls.length);
+  const perInstance = new Map<string, Invocation[]>();
+  for (const c of calls) {
+    const inst = instanceOf(c.argv);
+    if (inst) perInstance.set(inst, [...(perInstance.get(inst) ?? []), c]);
+  }
+  const mutationCounts = [...perInstance.values()].map((cs) => cs.filter((c) => c.mutating).length);
+  let restartsBeforeDeploy = 0;
+  for (const cs of perInstance.values()) {
+    const deployAt = cs.findIndex((c) => DEPLOYS.has(command(c.argv)));
+    restartsBeforeDeploy += (deployAt < 0 ? cs : cs.slice(0, deployAt)).filter(restarts).length;
+  }
+  // Lower bounds on the wall time: the token bucket; one instance's changes, which run one after
+  // another; and all changes, at most `concurrency` at a time. Reads are left out: they are not
+  // rate-limited and run beside the changes, so they bound nothing.
+  const cost = (cs: Invocation[]) => cs.filter((c) => c.mutating).reduce((s, c) => s + c.ms + perCallOverheadMs, 0) / 1000;
+  const bounds = {
+    rateLimit: Math.max(0, mutations.length - PARAMS.burst) / PARAMS.mutationsPerSecond,
+    serialChain: Math.max(...[...perInstance.values()].map(cost)),
+    throughput: cost(mutations) / PARAMS.concurrency,
+  };
+  const lowerBound = Math.max(bounds.rateLimit, bounds.serialChain, bounds.throughput);
+  const wallSeconds = (last - first) / 1000;
+  return {
+    wallSeconds: round(wallSeconds), lowerBoundSeconds: round(lowerBound), ratio: round(wallSeconds / lowerBound, 2),
+    bounds: { rateLimit: round(bounds.rateLimit), serialChain: round(bounds.serialChain), throughput: round(bounds.throughput) },
+    invocations: calls.length, mutations: mutations.length,
+    mutationsPerInstance: { max: Math.max(...mutationCounts), mean: round(mutations.length / perInstance.size, 2) },
+    restartsBeforeFirstDeploy: restartsBeforeDeploy,
+    perCallOverheadMs: round(perCallOverheadMs),
+  };
+}
+
+/**
+ * Turns a host converged with one instance per experimenter into N converged instances, each a copy of
+ * the instance with the same owner under its own name: what N convergences would leave, without them.
+ */
+async function seedHost(root: string, n: number): Promise<void> {
+  const path = join(root, 'state.json');
+  const state = JSON.parse(await readFile(path, 'utf8')) as SimState;
+  for (let i = EXPERIMENTERS; i < n; i++) {
+    const template = name(i % EXPERIMENTERS);
+    const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value).replaceAll(template, name(i))) as T;
+    state.apps[name(i)] = copy(state.apps[template]!);
+    state.services.postgres[`${name(i)}-pg`] = copy(state.services.postgres[`${template}-pg`]!);
+  }
+  await writeFile(path, JSON.stringify(state));
 }
 
 async function measure(n: number): Promise<SizeResult> {
@@ -209,7 +271,6 @@ async function measure(n: number): Promise<SizeResult> {
     const manifests = join(work, 'manifests');
     await mkdir(manifests);
     await writeFile(join(manifests, 'experimenters.yaml'), experimenters(n));
-    for (let i = 0; i < n; i++) await writeFile(join(manifests, `${name(i)}.yaml`), instanceManifest(i));
     const configPath = join(work, 'config.yaml');
     await writeFile(configPath, JSON.stringify({
       hosts: [{ name: 'local', transport: { type: 'local', dokkuPath: SIM_BIN } }],
@@ -224,40 +285,30 @@ async function measure(n: number): Promise<SizeResult> {
     }, null, 2));
     const log = new InvocationLog(join(sim.root, 'invocations.jsonl'));
 
-    // 1. Convergence of N new instances.
-    say(`N=${n}: converging ${n} new instances…`);
-    child = await Child.start(configPath, { ...process.env, ...sim.env, OTM_BENCH_ADMIN_PASSWORD: 'bench-admin-password' }, join(work, 'daemon.log'));
-    await waitFor(`${n} instances to be Running and in sync`, 60 * 60_000, settledAll(child, n), n >= 1000 ? 2000 : 300);
+    // 1. Convergence of N new instances (of one per experimenter when the host is seeded).
+    const seeded = n > seedAbove;
+    const converging = seeded ? Math.min(n, EXPERIMENTERS) : n;
+    for (let i = 0; i < converging; i++) await writeFile(join(manifests, `${name(i)}.yaml`), instanceManifest(i));
+    say(`N=${n}: converging ${converging} new instances…`);
+    const env = { ...process.env, ...sim.env, OTM_BENCH_ADMIN_PASSWORD: 'bench-admin-password' };
+    child = await Child.start(configPath, env, join(work, 'daemon.log'));
+    await waitFor(`${converging} instances to be Running and in sync`, 60 * 60_000, settledAll(child, converging), 300);
     await log.poll();
-    const calls = [...log.all];
-    const afterConvergence = await child.ask({ type: 'usage' });
-    const mutations = calls.filter((c) => c.mutating);
-    const first = Math.min(...calls.map(startOf));
-    const last = Math.max(...calls.map((c) => Date.parse(c.ts)));
-    // The simulator's `ms` starts once its process runs; the daemon's own timing includes starting it.
-    const perCallOverheadMs = Math.max(0, (afterConvergence.commandSeconds * 1000 - calls.reduce((s, c) => s + c.ms, 0)) / calls.length);
-    const perInstance = new Map<string, Invocation[]>();
-    for (const c of calls) {
-      const inst = instanceOf(c.argv);
-      if (inst) perInstance.set(inst, [...(perInstance.get(inst) ?? []), c]);
+    const convergence = seeded ? undefined : convergenceOf([...log.all], (await child.ask({ type: 'usage' })).commandSeconds);
+    let seededStart: SizeResult['seededStart'];
+    if (seeded) {
+      await child.stop();
+      child = undefined;
+      say(`N=${n}: seeding the host with ${n} converged instances, starting the daemon over it…`);
+      await seedHost(sim.root, n);
+      for (let i = converging; i < n; i++) await writeFile(join(manifests, `${name(i)}.yaml`), instanceManifest(i));
+      const started = Date.now();
+      await log.poll();
+      child = await Child.start(configPath, env, join(work, 'daemon.log'));
+      await waitFor(`${n} seeded instances to be found in sync`, 60 * 60_000, settledAll(child, n), 2000);
+      const calls = await log.poll();
+      seededStart = { invocations: calls.length, mutations: calls.filter((c) => c.mutating).length, wallSeconds: round((Date.now() - started) / 1000) };
     }
-    const mutationCounts = [...perInstance.values()].map((cs) => cs.filter((c) => c.mutating).length);
-    let restartsBeforeDeploy = 0;
-    for (const cs of perInstance.values()) {
-      const deployAt = cs.findIndex((c) => DEPLOYS.has(command(c.argv)));
-      restartsBeforeDeploy += (deployAt < 0 ? cs : cs.slice(0, deployAt)).filter(restarts).length;
-    }
-    // Lower bounds on the wall time: the token bucket; one instance's changes, which run one after
-    // another; and all changes, at most `concurrency` at a time. Reads are left out: they are not
-    // rate-limited and run beside the changes, so they bound nothing.
-    const cost = (cs: Invocation[]) => cs.filter((c) => c.mutating).reduce((s, c) => s + c.ms + perCallOverheadMs, 0) / 1000;
-    const bounds = {
-      rateLimit: Math.max(0, mutations.length - PARAMS.burst) / PARAMS.mutationsPerSecond,
-      serialChain: Math.max(...[...perInstance.values()].map(cost)),
-      throughput: cost(mutations) / PARAMS.concurrency,
-    };
-    const lowerBound = Math.max(bounds.rateLimit, bounds.serialChain, bounds.throughput);
-    const wallSeconds = (last - first) / 1000;
 
     // 2. One steady-state resync of N unchanged instances (shallow: the deep one ran at start).
     say(`N=${n}: steady-state resync…`);
@@ -293,14 +344,8 @@ async function measure(n: number): Promise<SizeResult> {
     const end = await child.ask({ type: 'usage' });
     return {
       n,
-      convergence: {
-        wallSeconds: round(wallSeconds), lowerBoundSeconds: round(lowerBound), ratio: round(wallSeconds / lowerBound, 2),
-        bounds: { rateLimit: round(bounds.rateLimit), serialChain: round(bounds.serialChain), throughput: round(bounds.throughput) },
-        invocations: calls.length, mutations: mutations.length,
-        mutationsPerInstance: { max: Math.max(...mutationCounts), mean: round(mutations.length / n, 2) },
-        restartsBeforeFirstDeploy: restartsBeforeDeploy,
-        perCallOverheadMs: round(perCallOverheadMs),
-      },
+      ...(convergence ? { convergence } : {}),
+      ...(seededStart ? { seededStart } : {}),
       steadyState: {
         invocations: steadyCalls.length, mutations: steadyCalls.filter((c) => c.mutating).length, byCommand,
         wallMs: round(resync.ms), cpuMs: round(resync.cpuMs),
@@ -324,10 +369,13 @@ function verdicts(results: SizeResult[]): Array<{ target: string; n: number; val
   for (const r of results) {
     out.push({ target: `steady-state resync: Dokku invocations <= ${TARGETS.steadyInvocations}`, n: r.n, value: r.steadyState.invocations, pass: r.steadyState.invocations <= TARGETS.steadyInvocations });
     out.push({ target: 'steady-state resync: no mutating call', n: r.n, value: r.steadyState.mutations, pass: r.steadyState.mutations === TARGETS.steadyMutations });
-    out.push({ target: `new instance: <= ${TARGETS.mutationsPerNewInstance} mutating commands`, n: r.n, value: r.convergence.mutationsPerInstance.max, pass: r.convergence.mutationsPerInstance.max <= TARGETS.mutationsPerNewInstance });
-    out.push({ target: 'new instance: no restart before its first deploy', n: r.n, value: r.convergence.restartsBeforeFirstDeploy, pass: r.convergence.restartsBeforeFirstDeploy === 0 });
+    const c = r.convergence;
+    if (c) {
+      out.push({ target: `new instance: <= ${TARGETS.mutationsPerNewInstance} mutating commands`, n: r.n, value: c.mutationsPerInstance.max, pass: c.mutationsPerInstance.max <= TARGETS.mutationsPerNewInstance });
+      out.push({ target: 'new instance: no restart before its first deploy', n: r.n, value: c.restartsBeforeFirstDeploy, pass: c.restartsBeforeFirstDeploy === 0 });
+      out.push({ target: `convergence wall time <= ${TARGETS.convergenceOverLowerBound}x lower bound`, n: r.n, value: c.ratio, pass: c.ratio <= TARGETS.convergenceOverLowerBound });
+    }
     out.push({ target: 'config change to a running instance: exactly one restart', n: r.n, value: r.configChange.restarts.join(','), pass: r.configChange.restarts.every((x) => x === TARGETS.restartsPerConfigChange) });
-    out.push({ target: `convergence wall time <= ${TARGETS.convergenceOverLowerBound}x lower bound`, n: r.n, value: r.convergence.ratio, pass: r.convergence.ratio <= TARGETS.convergenceOverLowerBound });
     out.push({ target: `manifest write to first Dokku command: p99 < ${TARGETS.writeToCommandP99Ms} ms`, n: r.n, value: r.configChange.writeToFirstCommandMs.p99, pass: r.configChange.writeToFirstCommandMs.p99 < TARGETS.writeToCommandP99Ms });
     if (r.n >= 1000) out.push({ target: `peak RSS < ${TARGETS.peakRssMbAt1000} MB at 1000 instances`, n: r.n, value: r.daemon.peakRssMb, pass: r.daemon.peakRssMb < TARGETS.peakRssMbAt1000 });
   }
@@ -337,13 +385,16 @@ function verdicts(results: SizeResult[]): Array<{ target: string; n: number; val
 function table(results: SizeResult[]): string {
   const rows: string[][] = [['', ...results.map((r) => `N=${r.n}`)]];
   const row = (label: string, f: (r: SizeResult) => string | number) => rows.push([label, ...results.map((r) => String(f(r)))]);
-  row('convergence wall (s)', (r) => r.convergence.wallSeconds);
-  row('  lower bound (s): rate/chain/throughput', (r) => `${r.convergence.lowerBoundSeconds} (${r.convergence.bounds.rateLimit}/${r.convergence.bounds.serialChain}/${r.convergence.bounds.throughput})`);
-  row('  wall / lower bound', (r) => r.convergence.ratio);
-  row('  Dokku invocations (mutating)', (r) => `${r.convergence.invocations} (${r.convergence.mutations})`);
-  row('  mutating per instance (max, mean)', (r) => `${r.convergence.mutationsPerInstance.max}, ${r.convergence.mutationsPerInstance.mean}`);
-  row('  restarts before first deploy', (r) => r.convergence.restartsBeforeFirstDeploy);
-  row('  per-call process overhead (ms)', (r) => r.convergence.perCallOverheadMs);
+  const seededNote = (r: SizeResult) => (r.seededStart ? 'seeded' : '');
+  const conv = (f: (c: NonNullable<SizeResult['convergence']>) => string | number) => (r: SizeResult) => (r.convergence ? f(r.convergence) : seededNote(r));
+  row('convergence wall (s)', conv((c) => c.wallSeconds));
+  row('  lower bound (s): rate/chain/throughput', conv((c) => `${c.lowerBoundSeconds} (${c.bounds.rateLimit}/${c.bounds.serialChain}/${c.bounds.throughput})`));
+  row('  wall / lower bound', conv((c) => c.ratio));
+  row('  Dokku invocations (mutating)', conv((c) => `${c.invocations} (${c.mutations})`));
+  row('  mutating per instance (max, mean)', conv((c) => `${c.mutationsPerInstance.max}, ${c.mutationsPerInstance.mean}`));
+  row('  restarts before first deploy', conv((c) => c.restartsBeforeFirstDeploy));
+  row('  per-call process overhead (ms)', conv((c) => c.perCallOverheadMs));
+  row('start over seeded host: calls (mutating), s', (r) => (r.seededStart ? `${r.seededStart.invocations} (${r.seededStart.mutations}), ${r.seededStart.wallSeconds}` : ''));
   row('steady resync: Dokku invocations', (r) => r.steadyState.invocations);
   row('steady resync: mutating calls', (r) => r.steadyState.mutations);
   row('steady resync: wall (ms)', (r) => r.steadyState.wallMs);
@@ -361,14 +412,19 @@ async function main(): Promise<void> {
   for (const built of [CHILD, join(repo, 'dist/test/dokku-sim/main.js')]) {
     if (!existsSync(built)) throw new Error(`${built} is missing: run \`make build\` first (\`make bench\` does)`);
   }
+  const resultsFile = join(repo, 'bench/results.json');
+  // Sizes not measured in this run keep their figures from the last run that measured them.
+  const earlier = existsSync(resultsFile) ? (JSON.parse(await readFile(resultsFile, 'utf8')) as { results?: SizeResult[] }).results ?? [] : [];
   const results: SizeResult[] = [];
   for (const n of sizes) results.push(await measure(n));
+  results.push(...earlier.filter((r) => !sizes.includes(r.n)));
+  results.sort((a, b) => a.n - b.n);
   const checks = verdicts(results);
   say();
   say(table(results));
   say();
   for (const c of checks) say(`${c.pass ? 'pass' : 'MISS'}  N=${c.n}  ${c.target}: ${c.value}`);
-  await writeFile(join(repo, 'bench/results.json'), `${JSON.stringify({
+  await writeFile(resultsFile, `${JSON.stringify({
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGb: round(totalmem() / 2 ** 30), loadAverage: loadavg().map((l) => round(l, 2)) },
     node: process.version,
     parameters: PARAMS,

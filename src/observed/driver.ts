@@ -275,13 +275,14 @@ export class DokkuDriver {
     }
 
     const acl = new Map<string, string[]>();
-    let aclAnswers = false;
-    for (const app of apps.values()) {
-      if (!(marker in app.config)) continue;
-      const users = await this.aclUsers(app.name, signal);
-      if (!users) break;
-      aclAnswers = true;
-      acl.set(app.name, users);
+    const managed = [...apps.values()].filter((app) => marker in app.config).map((app) => app.name);
+    // The first answer says whether the plugin is there at all; the rest are read like the other per-app reads.
+    const firstUsers = managed.length > 0 ? await this.aclUsers(managed[0]!, signal) : undefined;
+    const aclAnswers = firstUsers !== undefined;
+    if (firstUsers) {
+      acl.set(managed[0]!, firstUsers);
+      const rest = await mapLimit(managed.slice(1), this.concurrency, async (app) => [app, await this.aclUsers(app, signal)] as const);
+      for (const [app, users] of rest) if (users) acl.set(app, users);
     }
 
     return {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HostCache } from '../../src/engine/observation.js';
+import { OWNERSHIP_MARKER } from '../../src/manifest/index.js';
 import { DokkuDriver } from '../../src/observed/driver.js';
 import { LocalTransport } from '../../src/observed/local.js';
 import { newSimRoot, readInvocations, SIM_BIN } from '../dokku-sim/client.js';
@@ -76,4 +77,14 @@ test('an app marked stale stays stale through a shallow refresh and is read in d
   assert.equal(detailed.some((argv) => argv.includes('config:export') && argv.includes('obs-a')), true);
   const again = await callsDuring(() => cache.app('obs-a'));
   assert.deepEqual(again, []);
+});
+
+test('a deep refresh reads every managed app\'s acl', async () => {
+  for (const app of ['obs-a', 'obs-b']) await setUp(['config:set', '--no-restart', app, `${OWNERSHIP_MARKER}=true`]);
+  await setUp(['acl:add', 'obs-b', 'obs-user']);
+  await cache.refresh(true);
+  const host = cache.current();
+  assert.equal(host.plugins.acl, true);
+  assert.deepEqual(host.acl.get('obs-a'), []);
+  assert.deepEqual(host.acl.get('obs-b'), ['obs-user']);
 });
