@@ -1,6 +1,7 @@
 // The otm command's client for the daemon's HTTP API. Every failure becomes an ApiError whose message
 // says what went wrong and what to do, so commands can let it reach the user unchanged.
 import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import type { InstanceEvent, InstanceStatus } from '../engine/status.js';
@@ -42,10 +43,6 @@ export interface Written {
   generation: number;
 }
 
-export interface Health {
-  status: number;
-  body: Record<string, unknown>;
-}
 
 /** The URL path segment of each kind. */
 export const COLLECTION: Record<Kind, 'instances' | 'experimenters'> = { OTreeInstance: 'instances', Experimenter: 'experimenters' };
@@ -73,9 +70,21 @@ export interface ApiClientOptions {
   tokenFile?: string;
   /** Per request. @default 30 s */
   timeoutMs?: number;
+  /** Recorded as the author of writes. @default the local user name */
+  author?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** What the API accepts in X-Otm-Author. */
+const AUTHOR_PATTERN = /^[\w.@+-]{1,100}$/;
+
+function localUser(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The URL a client uses for a `host:port` listen address; wildcard addresses are reached on loopback. */
 export function baseUrlFor(listen: string): string {
@@ -100,8 +109,11 @@ export class ApiClient {
   private readonly tokenFile: string | undefined;
   private readonly timeoutMs: number;
   private token: string | undefined;
+  private readonly author: string | undefined;
 
   constructor(options: ApiClientOptions) {
+    const author = options.author ?? localUser();
+    this.author = author !== undefined && AUTHOR_PATTERN.test(author) ? author : undefined;
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.tokenFile = options.tokenFile;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -128,6 +140,7 @@ export class ApiClient {
     const write = method !== 'GET';
     const headers: Record<string, string> = { accept: 'application/json' };
     if (write) headers.authorization = `Bearer ${await this.bearer()}`;
+    if (write && this.author !== undefined) headers['x-otm-author'] = this.author;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
@@ -157,8 +170,6 @@ export class ApiClient {
     switch (status) {
       case 401:
         return new ApiError(`the token in ${this.tokenFile ?? '(no token file)'} was refused: use the file the daemon's http.tokenFile names`, code, status);
-      case 403:
-        return new ApiError(`${message} (the daemon accepts changes only when its configuration sets http.tokenFile; until then change the manifests or rows directly)`, code, status);
       case 422:
         return new ApiError(message, code, status, body.error?.issues ?? []);
       default:
@@ -219,16 +230,16 @@ export class ApiClient {
     }
   }
 
-  /** `/healthz` as answered, whatever the status. */
-  async health(): Promise<Health> {
-    let response: Response;
+  /** The daemon's version, from the `otm_build_info` metric; undefined when it exports none. */
+  async daemonVersion(): Promise<string | undefined> {
+    let text: string;
     try {
-      response = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(this.timeoutMs) });
+      const response = await fetch(`${this.baseUrl}/metrics`, { signal: AbortSignal.timeout(this.timeoutMs) });
+      text = response.ok ? await response.text() : '';
     } catch (error) {
       throw unreachable(this.baseUrl, error);
     }
-    const body = await response.json().catch(() => ({})) as Record<string, unknown>;
-    return { status: response.status, body };
+    return /^otm_build_info\{[^}]*version="([^"]+)"[^}]*\} 1$/m.exec(text)?.[1];
   }
 }
 

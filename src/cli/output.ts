@@ -93,8 +93,9 @@ export function unifiedDiff(before: string, after: string, labels: { before: str
   let j = 0;
   while (i < a.length || j < b.length) {
     if (i < a.length && j < b.length && a[i] === b[j]) script.push({ op: ' ', text: a[i]!, i: i++, j: j++ });
-    else if (j < b.length && (i === a.length || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) script.push({ op: '+', text: b[j]!, i, j: j++ });
-    else script.push({ op: '-', text: a[i]!, i: i++, j });
+    // Removals before additions, as diff(1) prints them.
+    else if (i < a.length && (j === b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) script.push({ op: '-', text: a[i]!, i: i++, j });
+    else script.push({ op: '+', text: b[j]!, i, j: j++ });
   }
   const out = [`--- ${labels.before}`, `+++ ${labels.after}`];
   let k = 0;

@@ -53,6 +53,13 @@ function same(local: ManifestObject, live: ManifestObject): boolean {
   return JSON.stringify(canonical(maskSecrets(local))) === JSON.stringify(canonical(maskSecrets(live)));
 }
 
+/** The object as the API can store it: database rows hold no annotations. */
+export function withoutAnnotations(object: ManifestObject): ManifestObject {
+  if (object.metadata.annotations === undefined) return object;
+  const { annotations: _annotations, ...metadata } = object.metadata;
+  return { ...object, metadata } as ManifestObject;
+}
+
 export function filenameOption(command: Command): Command {
   return command.requiredOption('-f, --filename <path...>', 'manifest files or directories (repeatable)');
 }
@@ -71,8 +78,10 @@ export function registerApply(program: Command): void {
       const client = await clientFor(options);
       const paint = painter(process.stderr);
       let failed = 0;
-      for (const object of objects) {
-        const ref = `${NOUN[object.kind]}/${object.metadata.name}`;
+      for (const declared of objects) {
+        const ref = `${NOUN[declared.kind]}/${declared.metadata.name}`;
+        const object = withoutAnnotations(declared);
+        if (object !== declared) process.stderr.write(`${ref}: metadata.annotations are kept in manifest files only; the API stores the object without them\n`);
         try {
           const live = await client.get(object.kind, object.metadata.name);
           if (live?.object && same(object, live.object)) {

@@ -28,7 +28,7 @@ export function registerResetDb(program: Command): void {
         return;
       }
       const written = await (await clientFor(options)).bump(name, 'reset-database');
-      process.stdout.write(`instance/${written.name} database reset requested (generation ${written.generation})\n`);
+      process.stdout.write(`instance/${written.name} database reset requested (spec.resetDatabase.generation ${written.generation})\n`);
       process.stderr.write(reminder(written.name, 'reset-database'));
     });
 }
@@ -41,7 +41,7 @@ export function registerRestart(program: Command): void {
     .action(async (name: string, _options: ApiOptions, command: Command) => {
       const options = command.optsWithGlobals<ApiOptions>();
       const written = await (await clientFor(options)).bump(name, 'restart');
-      process.stdout.write(`instance/${written.name} restart requested (generation ${written.generation})\n`);
+      process.stdout.write(`instance/${written.name} restart requested (spec.restart.generation ${written.generation})\n`);
       process.stderr.write(reminder(written.name, 'restart'));
     });
 }

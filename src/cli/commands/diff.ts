@@ -8,7 +8,7 @@ import type { ManifestObject } from '../../manifest/index.js';
 import { clientFor, NOUN, withApiOptions } from '../client.js';
 import { count, painter, unifiedDiff } from '../output.js';
 import type { Painter } from '../output.js';
-import { canonical, filenameOption, loadForApi } from './apply.js';
+import { canonical, filenameOption, loadForApi, withoutAnnotations } from './apply.js';
 import type { FileOptions } from './apply.js';
 
 export const EXIT_SAME = 0;
@@ -45,7 +45,7 @@ export function registerDiff(program: Command): void {
         for (const object of objects) {
           const ref = `${NOUN[object.kind]}/${object.metadata.name}`;
           const live = await client.get(object.kind, object.metadata.name);
-          const text = unifiedDiff(live?.object ? yamlOf(live.object) : '', yamlOf(object), {
+          const text = unifiedDiff(live?.object ? yamlOf(live.object) : '', yamlOf(withoutAnnotations(object)), {
             before: `${ref} (live${live?.object ? `, generation ${live.generation ?? '-'}` : ': does not exist'})`,
             after: `${ref} (${options.filename.join(', ')})`,
           });

@@ -1,4 +1,4 @@
-// `otm version`: this command's version, Node's, and the daemon's when it answers. Always exits 0:
+// `otm version`: this command's version, Node's, and the daemon's (its otm_build_info metric) when it answers. Always exits 0:
 // an unreachable daemon is reported, not an error.
 import type { Command } from 'commander';
 import { VERSION } from '../../engine/daemon.js';
@@ -14,9 +14,8 @@ export function registerVersion(program: Command): void {
       process.stdout.write(`otm ${VERSION}\nnode ${process.version}\n`);
       const client = await clientFor(options);
       try {
-        const { body } = await client.health();
-        const version = typeof body.version === 'string' ? body.version : 'unknown (its /healthz names no version)';
-        process.stdout.write(`daemon ${version} at ${client.baseUrl}\n`);
+        const version = await client.daemonVersion();
+        process.stdout.write(`daemon ${version ?? 'of unknown version (its /metrics has no otm_build_info)'} at ${client.baseUrl}\n`);
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         process.stdout.write(`daemon unreachable at ${client.baseUrl}\n`);
