@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import type { Config } from '../../src/config.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import type { DaemonOptions } from '../../src/engine/daemon.js';
@@ -40,6 +41,7 @@ export interface LabOptions {
   resyncSchedule?: string;
   commandTimeoutSeconds?: number;
   redisUrl?: string;
+  postgresUrl?: string;
   leader?: Config['leader'];
   queue?: Partial<Config['queue']>;
 }
@@ -81,6 +83,7 @@ export class Lab {
       drainSeconds: 5,
       log: { level: 'warn' },
       ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
+      ...(options.postgresUrl ? { postgresUrl: options.postgresUrl } : {}),
       ...(options.leader ? { leader: options.leader } : {}),
     };
     const configFile = join(work, 'otm.json');
@@ -186,6 +189,35 @@ export class Lab {
     await this.sim.destroy();
     await rm(this.work, { recursive: true, force: true });
   }
+}
+
+/** A lab whose instances converged under a running in-process daemon; a test may replace `daemon`. */
+export interface RunningLab {
+  lab: Lab;
+  daemon: Daemon;
+  names: string[];
+}
+
+/**
+ * Registers a `before` that declares `count` instances (through `declare`, default specs otherwise),
+ * starts the daemon and waits for them to settle, and an `after` that stops it and removes everything.
+ */
+export function useConvergedLab(tag: string, count: number, declare: (lab: Lab, name: string, index: number) => Promise<void> = (lab, name) => lab.declare(name)): RunningLab {
+  const running = { names: [] } as unknown as RunningLab;
+  before(async () => {
+    running.lab = await Lab.create({ tag });
+    for (let i = 1; i <= count; i++) {
+      running.names.push(running.lab.app(i));
+      await declare(running.lab, running.lab.app(i), i);
+    }
+    running.daemon = await running.lab.startDaemon();
+    await settle(running.daemon, running.names);
+  });
+  after(async () => {
+    await running.daemon?.stop(2_000);
+    await running.lab?.destroy();
+  });
+  return running;
 }
 
 /** `command app` of a logged call, flags dropped: `ps:restart conv1a2b-1`. */
