@@ -270,6 +270,9 @@ export class Controller {
         await this.event(name, 'Normal', o.result === 'already-done' ? 'AlreadyDone' : 'Applied', `${o.action.display} (${o.action.reason})`);
       }
       if (report.failure) {
+        // A failed attempt says nothing about convergence: the retry must not count as a repeat.
+        m.lastPlan = undefined;
+        m.repeats = 0;
         const f = report.failure;
         const message = `${f.action.display} failed: ${f.error.message}`;
         outcome = { applied: false, error: message, code: f.kind, retrying: f.retryable };

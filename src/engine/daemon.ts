@@ -35,6 +35,9 @@ import { WorkQueue } from './workqueue.js';
 
 export const VERSION = '0.1.0';
 
+/** Attempts at the first observation before start gives up (transient failures only). */
+const START_ATTEMPTS = 30;
+
 export interface DaemonOptions {
   config: Config;
   logger: Logger;
@@ -66,7 +69,9 @@ export function createDrivers(config: Config, dokkuEnv: Record<string, string> |
   return config.hosts.map((host) => new DokkuDriver({
     host: host.name,
     transport: transportFor(host, dokkuEnv),
+    // The configured limit covers builds too: one number per host, as the configuration documents it.
     timeoutMs: host.commandTimeoutSeconds * 1000,
+    disruptiveTimeoutMs: host.commandTimeoutSeconds * 1000,
     ...(onCommand ? { onCommand } : {}),
   }));
 }
@@ -172,11 +177,11 @@ export class Daemon {
       });
       await this.pgSource.start();
     }
-    await this.runResync('start');
+    await this.firstObservation();
     this.controller.startWorkers(config.queue.concurrency);
     this.resync = new Resync({
       schedule: config.resync.schedule,
-      onResync: () => this.runResync('periodic resync'),
+      onResync: async () => { await this.runResync('periodic resync'); },
       onError: (err) => log.warn({ err: (err as Error).message }, 'resync failed'),
     });
     this.ready = true;
@@ -190,17 +195,34 @@ export class Daemon {
     if (change.experimenters.length > 0) this.controller?.enqueueSshKeys();
   }
 
-  private async runResync(reason: string): Promise<void> {
+  /**
+   * The first full read of every host, retried with backoff while the failures are transient (one
+   * dropped call among the dozens a full read makes should not stop the daemon from starting).
+   */
+  private async firstObservation(): Promise<void> {
+    const { backoffBaseMs, backoffMaxMs } = this.config.queue;
+    for (let attempt = 1; ; attempt++) {
+      const err = await this.runResync('start');
+      if (!err) return;
+      if (attempt >= START_ATTEMPTS || (err as { retryable?: unknown }).retryable === false) throw err;
+      const delay = Math.min(backoffMaxMs, backoffBaseMs * 2 ** (attempt - 1));
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, delay));
+    }
+  }
+
+  /** Returns the error when the resync failed (it is logged, and retried by the next one). */
+  private async runResync(reason: string): Promise<Error | undefined> {
     try {
       const changed = await this.controller.resync(this.options.deepResyncEvery ?? 12);
       this.lastResyncError = undefined;
       this.metrics.setInstancesByPhase(this.controller.phases());
       this.metrics.setDeferredActions(this.controller.deferredCount());
       this.log.debug({ reason, changed }, 'resync done');
+      return undefined;
     } catch (err) {
       this.lastResyncError = (err as Error).message;
       this.log.warn({ reason, err: (err as Error).message }, 'resync failed; the next one retries');
-      if (reason === 'start') throw err;
+      return err as Error;
     }
   }
 

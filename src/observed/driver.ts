@@ -97,6 +97,9 @@ function processStatus(report: Report | undefined): ProcessStatus {
   return 'stopped';
 }
 
+/** How often a read is tried when it fails for a passing reason. */
+const READ_ATTEMPTS = 3;
+
 export class DokkuDriver {
   readonly host: string;
   private readonly transport: Transport;
@@ -142,8 +145,21 @@ export class DokkuDriver {
     await this.transport.close();
   }
 
-  /** Run without throwing Dokku's failures (transport problems and timeouts are failures too). */
+  /**
+   * Run without throwing Dokku's failures (transport problems and timeouts are failures too). A read
+   * that failed for a passing reason (a dropped connection, an unclassified hiccup) is tried again at
+   * once: reads change nothing, and one lost call among the dozen an observation makes would otherwise
+   * fail the whole observation. Timeouts are not repeated: they already took the whole time limit.
+   */
   private async attempt(rendered: RenderedCommand, opts: RunOptions): Promise<{ result: ExecResult; error?: DokkuError }> {
+    for (let tries = 1; ; tries++) {
+      const outcome = await this.attemptOnce(rendered, opts);
+      const again = outcome.error?.retryable === true && outcome.error.kind !== 'Timeout' && outcome.error.kind !== 'DeployLocked';
+      if (!again || rendered.mutating || tries >= READ_ATTEMPTS || opts.signal?.aborted) return outcome;
+    }
+  }
+
+  private async attemptOnce(rendered: RenderedCommand, opts: RunOptions): Promise<{ result: ExecResult; error?: DokkuError }> {
     const execOpts = {
       timeoutMs: opts.timeoutMs ?? (rendered.disruptive ? this.disruptiveTimeoutMs : this.timeoutMs),
       ...(rendered.stdin !== undefined ? { stdin: rendered.stdin } : {}),
