@@ -47,15 +47,16 @@ function compiled(name: SchemaName): ValidateFunction {
   return validate;
 }
 
-const validators: Record<Kind | 'Config', ValidateFunction> = {
-  OTreeInstance: compiled('OTreeInstance'),
-  Experimenter: compiled('Experimenter'),
-  Config: compiled('Config'),
-};
+// Compiled on first use: a command that only reads the configuration never pays for the manifest schemas.
+const validators = new Map<Kind | 'Config', ValidateFunction>();
 
 /** Validates `data` against the schema of `kind`, filling in defaults in place. */
 export function validateAgainstSchema(kind: Kind | 'Config', data: unknown): FieldProblem[] {
-  const validate = validators[kind];
+  let validate = validators.get(kind);
+  if (!validate) {
+    validate = compiled(kind);
+    validators.set(kind, validate);
+  }
   if (validate(data)) return [];
   return translateErrors(validate.errors ?? []);
 }

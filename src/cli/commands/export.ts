@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { Document } from 'yaml';
 import { loadConfig } from '../../config.js';
-import { createDrivers } from '../../engine/daemon.js';
+// Heavy modules (the daemon, fastify, pg, dockerode) load inside the action, so other commands start fast.
 import { API_VERSION, APP_NAME_PATTERN, OWNERSHIP_MARKER, RESERVED_APP_NAMES, isReservedEnvKey, serviceNames } from '../../manifest/index.js';
 import type { OTreeInstance, Source } from '../../manifest/index.js';
 import type { ObservedApp } from '../../observed/types.js';
@@ -140,6 +140,7 @@ export function registerExport(program: Command): void {
     .action(async (_options: ExportOptions, command: Command) => {
       const options = command.optsWithGlobals<ExportOptions>();
       const { config } = await loadConfig(options.config !== undefined ? { path: options.config } : {});
+      const { createDrivers } = await import('../../engine/daemon.js');
       const drivers = createDrivers(config, undefined);
       const driver = options.host === undefined ? drivers[0] : drivers.find((d) => d.host === options.host);
       if (!driver) throw new Error(`no host named ${options.host ?? ''} in the configuration (configured: ${config.hosts.map((h) => h.name).join(', ')}); pass one of them with --host`);

@@ -3,8 +3,7 @@
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { loadConfig, redactUrl } from '../../config.js';
-import { migrate } from '../../store/migrate.js';
-import { createPool } from '../../store/pool.js';
+// Heavy modules (the daemon, fastify, pg, dockerode) load inside the action, so other commands start fast.
 
 interface MigrateOptions {
   databaseUrl?: string;
@@ -25,6 +24,7 @@ export function registerMigrate(program: Command): void {
     .addOption(new Option('--database-url <url>', 'the database (default: postgresUrl from the configuration)').env('OTM_DATABASE_URL'))
     .action(async (_options: MigrateOptions, command: Command) => {
       const url = await databaseUrl(command.optsWithGlobals<MigrateOptions>());
+      const [{ migrate }, { createPool }] = await Promise.all([import('../../store/migrate.js'), import('../../store/pool.js')]);
       const pool = createPool(url, { max: 1, applicationName: 'otm-migrate' });
       try {
         const result = await migrate(pool).catch((err: Error) => {

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { loadConfig } from '../../config.js';
-import { planOnce } from '../../engine/plan-once.js';
+// Heavy modules (the daemon, fastify, pg, dockerode) load inside the action, so other commands start fast.
 import { sortIssues } from '../../manifest/index.js';
 import { count, issueLines, painter } from '../output.js';
 
@@ -25,6 +25,7 @@ export function registerPlan(program: Command): void {
     .action(async (name: string | undefined, _options: PlanOptions, command: Command) => {
       const options = command.optsWithGlobals<PlanOptions>();
       const { config } = await loadConfig(options.config !== undefined ? { path: options.config } : {});
+      const { planOnce } = await import('../../engine/plan-once.js');
       const { plans, issues } = await planOnce({ config, now: new Date(), ...(name !== undefined ? { name } : {}) });
       const failed = plans.filter((p) => p.error !== undefined || p.plan.blocked !== undefined);
       const pending = plans.filter((p) => p.plan.actions.length > 0 || p.plan.deferred.length > 0);

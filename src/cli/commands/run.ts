@@ -3,9 +3,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import type { Config } from '../../config.js';
-import { Daemon } from '../../engine/daemon.js';
-import { createLogger } from '../../engine/logger.js';
-import { startHttp } from '../../http/server.js';
+// Heavy modules (the daemon, fastify, pg, dockerode) load inside the action, so other commands start fast.
 
 interface RunOptions {
   config?: string;
@@ -22,6 +20,9 @@ export function registerRun(program: Command): void {
       const options = command.optsWithGlobals<RunOptions>();
       const loadOptions = options.config !== undefined ? { path: options.config } : {};
       const { config, file } = await loadConfig(loadOptions);
+      const [{ Daemon }, { createLogger }, { startHttp }] = await Promise.all([
+        import('../../engine/daemon.js'), import('../../engine/logger.js'), import('../../http/server.js'),
+      ]);
       const logger = createLogger({ level: config.log.level });
       const daemon = new Daemon({ config, logger });
       logger.info({ config: file ?? '(defaults)' }, 'starting');
