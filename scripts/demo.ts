@@ -135,7 +135,8 @@ async function main(): Promise<void> {
       return alice !== undefined && (alice.observedGeneration ?? 0) >= 2 && settled(['alice-pgg'])(s);
     });
     const events = await daemon.status.events('alice-pgg', 1000);
-    for (const e of events.slice(seen).filter((x) => x.reason === 'Applied')) say(`   ${e.message}`);
+    // Newest first: the ones recorded since the edit come before the `seen` older ones.
+    for (const e of events.slice(0, events.length - seen).reverse().filter((x) => x.reason === 'Applied')) say(`   ${e.message}`);
     say(`   restarts for this change: ${(await countInvocations(sim.root, 'ps:restart')) - before}`);
 
     if (withDocker) {

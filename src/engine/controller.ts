@@ -4,6 +4,7 @@
 // status. A missed or duplicated event changes nothing: every pass starts from what is, not from what
 // happened.
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { DesiredStore } from '../desired/store.js';
@@ -79,6 +80,8 @@ export class Controller {
     this.options = options;
     for (const cache of options.hosts) this.hosts.set(cache.host, cache);
     this.log = options.logger;
+    // Every in-flight Dokku command listens on the one shutdown signal; their number is bounded by the queue.
+    setMaxListeners(0, this.abort.signal);
     this.planner = new Planner({
       config: options.config, desired: options.desired, hosts: options.hosts, now: () => this.now(),
       ...(options.env ? { env: options.env } : {}),

@@ -181,6 +181,7 @@ export class Daemon {
     this.controller.startWorkers(config.queue.concurrency);
     this.resync = new Resync({
       schedule: config.resync.schedule,
+      jitterPercent: config.resync.jitterPercent,
       onResync: async () => { await this.runResync('periodic resync'); },
       onError: (err) => log.warn({ err: (err as Error).message }, 'resync failed'),
     });

@@ -151,10 +151,12 @@ export class DokkuDriver {
    * once: reads change nothing, and one lost call among the dozen an observation makes would otherwise
    * fail the whole observation. Timeouts are not repeated: they already took the whole time limit.
    */
-  private async attempt(rendered: RenderedCommand, opts: RunOptions): Promise<{ result: ExecResult; error?: DokkuError }> {
+  private async attempt(rendered: RenderedCommand, opts: RunOptions, expected?: (e: DokkuError) => boolean): Promise<{ result: ExecResult; error?: DokkuError }> {
     for (let tries = 1; ; tries++) {
       const outcome = await this.attemptOnce(rendered, opts);
-      const again = outcome.error?.retryable === true && outcome.error.kind !== 'Timeout' && outcome.error.kind !== 'DeployLocked';
+      // An answer the caller expects ("no apps", "no keys") is not a hiccup: asking again changes nothing.
+      const again = outcome.error?.retryable === true && outcome.error.kind !== 'Timeout' && outcome.error.kind !== 'DeployLocked'
+        && !(expected?.(outcome.error) ?? false);
       if (!again || rendered.mutating || tries >= READ_ATTEMPTS || opts.signal?.aborted) return outcome;
     }
   }
@@ -182,7 +184,7 @@ export class DokkuDriver {
 
   /** A read whose listed error kinds mean "nothing there" rather than failure. */
   private async read(command: DokkuCommand, tolerate: (e: DokkuError) => boolean, opts: RunOptions = {}): Promise<ExecResult | undefined> {
-    const { result, error } = await this.attempt(render(command), opts);
+    const { result, error } = await this.attempt(render(command), opts, tolerate);
     if (!error) return result;
     if (tolerate(error)) return undefined;
     throw error;
@@ -226,7 +228,7 @@ export class DokkuDriver {
 
   /** Certificates per app, or undefined when the letsencrypt plugin is not installed. */
   private async letsencryptList(signal?: AbortSignal): Promise<LetsencryptEntry[] | undefined> {
-    const { result, error } = await this.attempt(render({ cmd: 'letsencrypt:list' }), { signal });
+    const { result, error } = await this.attempt(render({ cmd: 'letsencrypt:list' }), { signal }, (e) => e.kind === 'PluginMissing' || NO_APPS.test(e.dokkuMessage));
     if (!error) return parseLetsencryptList(result.stdout);
     if (error.kind === 'PluginMissing') return undefined;
     // The plugin lists through `dokku_apps`, which fails when there are no apps at all.
