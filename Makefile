@@ -3,10 +3,13 @@ SHELL := /bin/bash
 NODE  ?= node
 TESTS ?= $(shell find test -name '*.test.ts' | sort)
 
-.PHONY: install build lint test test-unit demo bench services services-stop clean
+.PHONY: deps install build lint test demo bench services services-stop clean
 
-install:            ## install dependencies from the lockfile
+deps:               ## install dependencies from the lockfile
 	npm ci
+
+install: build      ## install on a Debian host with Dokku (as root; DESTDIR=... stages instead)
+	bash scripts/install.sh
 
 build:              ## compile TypeScript to dist/ (the simulator and the CLI run from there)
 	npx tsc -p tsconfig.json
