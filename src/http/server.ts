@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Daemon } from '../engine/daemon.js';
 import { instanceKey } from '../engine/controller.js';
 import { registerApi } from './api.js';
+import { registerStatusPage } from './status-page.js';
 import type { ApiDeps } from './api.js';
 import { readTokenFile } from './auth.js';
 import { ApiError } from './errors.js';
@@ -45,6 +46,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   });
   app.get('/metrics', async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.exposition()));
   registerApi(app, deps);
+  registerStatusPage(app, () => deps.status());
   return app;
 }
 
