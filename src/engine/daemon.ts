@@ -1,21 +1,18 @@
 // The composition root of `otm run`: builds every part from the configuration, starts them in order
 // and stops them in reverse. Sources add keys; the controller's workers do the rest.
-import Docker from 'dockerode';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config, HostConfig } from '../config.js';
-import { PostgresDesiredSource } from '../desired/postgres.js';
+import type { PostgresDesiredSource } from '../desired/postgres.js';
 import { DesiredStore, isEmptyChange } from '../desired/store.js';
 import type { DesiredChange } from '../desired/store.js';
 import { ManifestWatcher } from '../desired/watch.js';
-import { DockerObserver } from '../observed/docker.js';
+import type { DockerObserver } from '../observed/docker.js';
 import { DokkuDriver } from '../observed/driver.js';
 import type { DokkuDriverOptions } from '../observed/driver.js';
 import { LocalTransport } from '../observed/local.js';
 import { SshTransport } from '../observed/ssh.js';
 import type { Transport } from '../observed/transport.js';
-import { migrate } from '../store/migrate.js';
-import { createPool } from '../store/pool.js';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { Controller } from './controller.js';
@@ -28,12 +25,12 @@ import { EngineMetrics } from './metrics.js';
 import { HostCache } from './observation.js';
 import { Resync } from './resync.js';
 import { FileStatusStore } from './status-file.js';
-import { PgStatusStore } from './status-pg.js';
 import type { StatusStore } from './status.js';
 import { TokenBucket } from './token-bucket.js';
 import { WorkQueue } from './workqueue.js';
+import { VERSION } from '../version.js';
 
-export const VERSION = '0.1.0';
+export { VERSION } from '../version.js';
 
 /** Attempts at the first observation before start gives up (transient failures only). */
 const START_ATTEMPTS = 30;
@@ -169,6 +166,7 @@ export class Daemon {
     });
     await this.watcher.start();
     if (this.pool && config.postgresUrl) {
+      const { PostgresDesiredSource } = await import('../desired/postgres.js');
       this.pgSource = new PostgresDesiredSource({
         pool: this.pool,
         url: config.postgresUrl,
@@ -231,6 +229,10 @@ export class Daemon {
     const { config } = this;
     let store: StatusStore;
     if (config.postgresUrl) {
+      // PostgreSQL (and dockerode below) load only when used: a daemon without them stays smaller.
+      const [{ createPool }, { migrate }, { PgStatusStore }] = await Promise.all([
+        import('../store/pool.js'), import('../store/migrate.js'), import('./status-pg.js'),
+      ]);
       this.pool = createPool(config.postgresUrl);
       await migrate(this.pool);
       store = new PgStatusStore(this.pool);
@@ -256,6 +258,7 @@ export class Daemon {
   private async dockerFor(host: string): Promise<DockerObserver | undefined> {
     const hostConfig = this.config.hosts.find((h) => h.name === host);
     if (this.options.docker === 'off' || hostConfig?.transport.type !== 'local') return undefined;
+    const [{ default: Docker }, { DockerObserver }] = await Promise.all([import('dockerode'), import('../observed/docker.js')]);
     const docker = new Docker();
     try {
       await docker.ping();

@@ -3,10 +3,11 @@
 // and a UI that was disconnected reloads from the API and then follows the channel again. Without Redis
 // the publisher does nothing. Messages carry only the status model, which holds no secrets (command lines
 // in it are already masked).
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import type { Logger } from './logger.js';
+import { loadOptional } from './leader.js';
 import type { InstanceEvent, InstanceStatus, StatusStore } from './status.js';
 
 export const EVENTS_CHANNEL = 'otm:events';
@@ -78,7 +79,7 @@ export class RedisEventsPublisher implements EventsPublisher {
 export function createEventsPublisher(config: { redisUrl?: string; channel?: string; log: Logger }): EventsPublisher {
   if (!config.redisUrl) return new NoopEventsPublisher();
   // No offline queue: while Redis is away a publish fails at once instead of piling up stale updates.
-  const redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const redis = new (loadOptional<{ Redis: typeof Redis }>('ioredis').Redis)(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   redis.on('error', (err: Error) => config.log.debug({ err: err.message }, 'events channel: Redis connection error'));
   return new RedisEventsPublisher({ redis, ownsClient: true, channel: config.channel, log: config.log });
 }

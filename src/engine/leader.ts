@@ -11,9 +11,17 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { Redis } from 'ioredis';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import type { Logger } from './logger.js';
+
+// The Redis and PostgreSQL clients load only when the configuration uses them: together they cost a
+// replica without either some 30 MB of memory for nothing.
+const requireOptional = createRequire(import.meta.url);
+export function loadOptional<T>(name: 'ioredis' | 'pg'): T {
+  return requireOptional(name) as T;
+}
 import { systemClock } from './clock.js';
 import type { Clock, TimerHandle } from './clock.js';
 
@@ -375,7 +383,7 @@ export class PgAdvisoryLease extends LeaseElector {
 
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'otree-manager leader election' });
+    const client = new (loadOptional<typeof pg>('pg').Client)({ connectionString: this.connectionString, application_name: 'otree-manager leader election' });
     const lost = (why: string) => {
       if (this.client !== client) return;
       this.client = undefined;
@@ -453,7 +461,7 @@ export interface LeaderElectionConfig {
 export function createLeaderElector(config: LeaderElectionConfig): LeaderElector {
   const common = { identity: config.identity ?? defaultIdentity(), timings: config.timings ?? {}, log: config.log };
   if (config.redisUrl) {
-    const redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    const redis = new (loadOptional<{ Redis: typeof Redis }>('ioredis').Redis)(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     redis.on('error', (err: Error) => config.log.debug({ err: err.message }, 'leader election: Redis connection error'));
     return new RedisLease({ ...common, redis, ownsClient: true, key: config.redisKey });
   }

@@ -1,7 +1,7 @@
 // `otm version`: this command's version, Node's, and the daemon's (its otm_build_info metric) when it answers. Always exits 0:
 // an unreachable daemon is reported, not an error.
 import type { Command } from 'commander';
-import { VERSION } from '../../engine/daemon.js';
+import { VERSION } from '../../version.js';
 import { ApiError, clientFor, withApiOptions } from '../client.js';
 import type { ApiOptions } from '../client.js';
 
