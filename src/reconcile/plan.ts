@@ -105,6 +105,19 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return sa.length === sb.length && sa.every((v, i) => v === sb[i]);
 }
 
+/**
+ * An app whose creation was interrupted (a failure or a crash between `apps:create` and the config that
+ * marks it): nothing deployed, linked to nothing but the instance's own services, and no config but what
+ * those links and Dokku put there. Taking it over loses nothing, and without it the instance would stay
+ * blocked for good.
+ */
+function unfinishedCreation(observed: ObservedApp, names: { postgres: string; redis: string }): boolean {
+  if (observed.deployed || observed.partial) return false;
+  const ours = new Set([names.postgres, names.redis]);
+  if (![...observed.links.postgres, ...observed.links.redis].every((service) => ours.has(service))) return false;
+  return Object.keys(observed.config).every((key) => key === 'DATABASE_URL' || key === 'REDIS_URL' || key.startsWith('DOKKU_'));
+}
+
 export function plan(input: PlanInput): Plan {
   const { instance, observed, now, host } = input;
   const { spec } = instance;
@@ -115,7 +128,8 @@ export function plan(input: PlanInput): Plan {
   const add = (action: PlannedAction, hold: Hold = 'never'): void => { steps.push({ action, hold }); };
 
   const adopting = observed !== undefined && !isManaged(config);
-  if (adopting && !spec.adopt) {
+  const resuming = adopting && unfinishedCreation(observed, serviceNames(app));
+  if (adopting && !spec.adopt && !resuming) {
     return blockedPlan('NotManaged', `app ${app} exists but is not managed by otree-manager; set spec.adopt: true in its manifest (or run \`otm adopt ${app}\`) to take it over`);
   }
   if (!host.plugins.postgres) {
@@ -139,7 +153,9 @@ export function plan(input: PlanInput): Plan {
   if (!observed) add(planned({ cmd: 'apps:create', app }, `instance ${app} is declared and its app does not exist`));
   if (adopting) {
     add(planned({ cmd: 'config:set', app, pairs: [pair(OWNERSHIP_MARKER, MARKER_VALUE)], restart: false },
-      `spec.adopt is true: otree-manager takes over the existing app ${app}`));
+      resuming && !spec.adopt
+        ? `app ${app} holds nothing but the instance's own service links: an earlier pass created it and was interrupted before marking it`
+        : `spec.adopt is true: otree-manager takes over the existing app ${app}`));
   }
 
   // Services: a fresh database needs no reset; a retained one may hold an earlier instance's data.

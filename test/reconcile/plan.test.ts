@@ -463,3 +463,18 @@ test('property: inside a freeze window a running app gets nothing that restarts 
     assert.deepEqual(displays(offending), []);
   }), { numRuns: 300 });
 });
+
+test('an app left unmarked by an interrupted creation is finished, not blocked', () => {
+  const inst = instance();
+  const interrupted = steadyApp(inst, { deployed: false, status: 'stopped', config: { DATABASE_URL: 'postgres://postgres:pw@dokku-postgres-alice-pgg-pg:5432/alice_pgg_pg' } });
+  const p = plan(input(inst, interrupted));
+  assert.equal(p.blocked, undefined);
+  assert.match(displays(p.actions)[0]!, /config:set --encoded --no-restart alice-pgg OTM_MANAGED=true$/);
+  assert.match(p.actions[0]!.reason, /interrupted before marking it/);
+  // Anything beyond the instance's own links (a foreign key, a foreign service, a deploy) is somebody else's app.
+  for (const other of [
+    { ...interrupted, config: { ...interrupted.config, SECRET_OF_SOMEONE: 'x' } },
+    { ...interrupted, links: { postgres: ['someone-elses-db'], redis: [] } },
+    { ...interrupted, deployed: true },
+  ]) assert.equal(plan(input(inst, other)).blocked?.reason, 'NotManaged');
+});
