@@ -115,7 +115,8 @@ function unfinishedCreation(observed: ObservedApp, names: { postgres: string; re
   if (observed.deployed || observed.partial) return false;
   const ours = new Set([names.postgres, names.redis]);
   if (![...observed.links.postgres, ...observed.links.redis].every((service) => ours.has(service))) return false;
-  return Object.keys(observed.config).every((key) => key === 'DATABASE_URL' || key === 'REDIS_URL' || key.startsWith('DOKKU_'));
+  // NO_VHOST is set by apps:create itself when the host has no global domain.
+  return Object.keys(observed.config).every((key) => ['DATABASE_URL', 'REDIS_URL', 'NO_VHOST'].includes(key) || key.startsWith('DOKKU_'));
 }
 
 export function plan(input: PlanInput): Plan {

@@ -466,7 +466,7 @@ test('property: inside a freeze window a running app gets nothing that restarts 
 
 test('an app left unmarked by an interrupted creation is finished, not blocked', () => {
   const inst = instance();
-  const interrupted = steadyApp(inst, { deployed: false, status: 'stopped', config: { DATABASE_URL: 'postgres://postgres:pw@dokku-postgres-alice-pgg-pg:5432/alice_pgg_pg' } });
+  const interrupted = steadyApp(inst, { deployed: false, status: 'stopped', config: { NO_VHOST: '1', DATABASE_URL: 'postgres://postgres:pw@dokku-postgres-alice-pgg-pg:5432/alice_pgg_pg' } });
   const p = plan(input(inst, interrupted));
   assert.equal(p.blocked, undefined);
   assert.match(displays(p.actions)[0]!, /config:set --encoded --no-restart alice-pgg OTM_MANAGED=true$/);
