@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatIssue, parseConfig } from './manifest/index.js';
-import type { ManifestIssue } from './manifest/index.js';
+import type { ManifestIssue, RowPolicyOptions } from './manifest/index.js';
 
 export type HostTransport =
   | { type: 'local'; dokkuPath: string }
@@ -23,7 +23,8 @@ export interface Config {
   backupDir: string;
   postgresUrl?: string;
   redisUrl?: string;
-  http: { listen: string; tokenFile?: string };
+  http: { listen: string; tokenFile?: string; publicHost?: string };
+  rows: { allowedDomains: string[] };
   queue: { concurrency: number; mutationsPerSecond: number; burst: number; backoffBaseMs: number; backoffMaxMs: number };
   resync: { schedule: string; jitterPercent: number };
   /** Absent: the election's defaults. */
@@ -95,6 +96,19 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     }
   }
   return { config: deepFreeze(typed), ...(file !== undefined ? { file: path.resolve(file) } : {}) };
+}
+
+/** The row policy this configuration sets: where rows' domains may lie, and the names they may never claim. */
+export function rowPolicyOptions(config: Config): RowPolicyOptions {
+  const reserved = [
+    ...(config.http.publicHost ? [config.http.publicHost] : []),
+    ...config.hosts.flatMap((host) => (host.transport.type === 'ssh' ? [host.transport.host.toLowerCase()] : [])),
+  ];
+  return {
+    ...(config.baseDomain ? { baseDomain: config.baseDomain } : {}),
+    allowedDomains: config.rows.allowedDomains,
+    reservedDomains: reserved,
+  };
 }
 
 /** A URL with its password replaced, safe to log. */

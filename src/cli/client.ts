@@ -66,7 +66,7 @@ interface ErrorBody {
 export interface ApiClientOptions {
   /** e.g. `http://127.0.0.1:9280` */
   baseUrl: string;
-  /** The bearer token file writes need. */
+  /** The bearer token file every API request needs. */
   tokenFile?: string;
   /** Per request. @default 30 s */
   timeoutMs?: number;
@@ -122,7 +122,7 @@ export class ApiClient {
   private async bearer(): Promise<string> {
     if (this.token !== undefined) return this.token;
     if (this.tokenFile === undefined) {
-      throw new ApiError('changes through the API need a token: pass --token-file FILE or set http.tokenFile in the configuration', 'NoToken');
+      throw new ApiError('the API needs a token: pass --token-file FILE or set http.tokenFile in the configuration', 'NoToken');
     }
     let text: string;
     try {
@@ -139,7 +139,7 @@ export class ApiClient {
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const write = method !== 'GET';
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (write) headers.authorization = `Bearer ${await this.bearer()}`;
+    headers.authorization = `Bearer ${await this.bearer()}`;
     if (write && this.author !== undefined) headers['x-otm-author'] = this.author;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
@@ -253,7 +253,7 @@ export interface ApiOptions {
 export function withApiOptions(command: Command): Command {
   return command
     .option('--server <url>', 'the daemon\'s API (default: http://<http.listen> from the configuration)')
-    .option('--token-file <file>', 'bearer token for changes (default: http.tokenFile from the configuration)');
+    .option('--token-file <file>', 'bearer token for the API (default: http.tokenFile from the configuration)');
 }
 
 /** A client for the daemon the options (or the configuration) point at. */

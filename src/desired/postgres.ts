@@ -8,8 +8,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
-import { API_VERSION, checkDocument, makeIssue } from '../manifest/index.js';
-import type { Kind, ManifestIssue, Origin, ParseResult } from '../manifest/index.js';
+import { API_VERSION, checkDocument, makeIssue, rowPolicyProblems } from '../manifest/index.js';
+import type { Kind, ManifestIssue, Origin, ParseResult, RowPolicyOptions } from '../manifest/index.js';
 import { ExponentialBackoff } from '../engine/backoff.js';
 import type { BackoffOptions } from '../engine/backoff.js';
 import { connectionConfig } from '../store/pool.js';
@@ -41,6 +41,8 @@ export interface PostgresDesiredSourceOptions {
   log: SourceLog;
   /** Delays between reconnect attempts. @default base 1 s, cap 60 s */
   backoff?: BackoffOptions;
+  /** What rows may ask for (see rowPolicyOptions()). @default no domains allowed, nothing reserved */
+  policy?: RowPolicyOptions;
 }
 
 export type WriteResult = { ok: true; generation: number } | { ok: false; issues: ManifestIssue[] };
@@ -80,11 +82,19 @@ const SELECT_ROWS = (table: DesiredTable) => `
 
 const LISTENER_KEY = 'listen';
 
-/** Validates a row as the manifest document it stands for (on a copy: defaults are filled in place). */
-function validateRow(table: DesiredTable, name: string, spec: unknown, labels: unknown): ParseResult {
+/**
+ * Validates a row as the manifest document it stands for (on a copy: defaults are filled in place), then
+ * against the row policy: a row that breaks it is rejected like an invalid one.
+ */
+export function validateRow(table: DesiredTable, name: string, spec: unknown, labels: unknown, policy: RowPolicyOptions = {}): ParseResult {
   const origin = rowOrigin(table, name);
   const document = structuredClone({ apiVersion: API_VERSION, kind: KINDS[table], metadata: { name, labels }, spec });
-  return checkDocument(document, origin, () => origin);
+  const result = checkDocument(document, origin, () => origin);
+  const object = result.objects[0]?.object;
+  if (object?.kind !== 'OTreeInstance') return result;
+  const refused = rowPolicyProblems(object, policy).map((p) => makeIssue(p.code, origin, p.path, p.message));
+  if (refused.length === 0) return result;
+  return { objects: [], issues: [...result.issues, ...refused], rejected: [{ kind: KINDS[table], name, origin }] };
 }
 
 export class PostgresDesiredSource {
@@ -244,7 +254,7 @@ export class PostgresDesiredSource {
   private evaluate(table: DesiredTable, row: DesiredRow): { snapshot: SourceSnapshot; record: ValidationRecord } {
     const origin = rowOrigin(table, row.name);
     const generation = Number(row.generation);
-    const current = validateRow(table, row.name, row.spec, row.labels);
+    const current = validateRow(table, row.name, row.spec, row.labels, this.options.policy);
     const accepted = current.objects[0];
     const valid = accepted !== undefined;
     const record: ValidationRecord = {
@@ -262,7 +272,7 @@ export class PostgresDesiredSource {
 
     const issues = [...current.issues];
     const acceptedGeneration = record.accepted_generation;
-    const previous = acceptedGeneration === null ? undefined : validateRow(table, row.name, record.accepted_spec, record.accepted_labels).objects[0];
+    const previous = acceptedGeneration === null ? undefined : validateRow(table, row.name, record.accepted_spec, record.accepted_labels, this.options.policy).objects[0];
     if (previous && acceptedGeneration !== null) {
       issues.push(makeIssue('ROW_LAST_VALID_KEPT', origin, '',
         `generation ${generation} of ${table} row "${row.name}" is invalid and is not applied; generation ${acceptedGeneration} keeps running until the row is fixed`));
@@ -293,7 +303,7 @@ export class PostgresDesiredSource {
   async upsert(kind: Kind, name: string, spec: unknown, labels: Record<string, string>, author: string): Promise<WriteResult> {
     const table = TABLES[kind];
     requireAuthor(author);
-    const { objects, issues } = validateRow(table, name, spec, labels);
+    const { objects, issues } = validateRow(table, name, spec, labels, this.options.policy);
     if (objects.length === 0) return { ok: false, issues };
     const { rows } = await this.options.pool.query<{ generation: string }>(
       `INSERT INTO otm.${table} (name, spec, labels, created_by, updated_by) VALUES ($1, $2, $3, $4, $4)

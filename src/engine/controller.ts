@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { DesiredStore } from '../desired/store.js';
-import { OWNERSHIP_MARKER } from '../manifest/index.js';
+import { maskUrlCredentials, OWNERSHIP_MARKER } from '../manifest/index.js';
 import type { DeletionPolicy, Experimenter, OTreeInstance } from '../manifest/index.js';
 import type { Plan, PlannedAction } from '../reconcile/action.js';
 import { conditionsFor, phaseAfter } from '../reconcile/conditions.js';
@@ -338,7 +338,8 @@ export class Controller {
   }
 
   private async event(instance: string, type: InstanceEvent['type'], reason: string, message: string): Promise<void> {
-    await this.options.status.record({ instance, at: this.now().toISOString(), type, reason, message });
+    // Messages quote commands and Dokku's output; no credential inside a URL is ever kept.
+    await this.options.status.record({ instance, at: this.now().toISOString(), type, reason, message: maskUrlCredentials(message) });
   }
 
   private async writeStatus(
@@ -369,7 +370,7 @@ export class Controller {
         resetDatabase: Number.parseInt(observed?.config['OTM_RESETDB_GENERATION'] ?? '', 10) || (previous?.done.resetDatabase ?? 0),
         restart: Number.parseInt(observed?.config['OTM_RESTART_GENERATION'] ?? '', 10) || (previous?.done.restart ?? 0),
       },
-      ...(!outcome.applied ? { lastError: { message: outcome.error, code: outcome.code, at: now.toISOString() } } : {}),
+      ...(!outcome.applied ? { lastError: { message: maskUrlCredentials(outcome.error), code: outcome.code, at: now.toISOString() } } : {}),
       ...(outcome.applied && plan.actions.length === 0 && !plan.blocked ? { lastSyncedAt: now.toISOString() } : previous?.lastSyncedAt ? { lastSyncedAt: previous.lastSyncedAt } : {}),
       ...(m.deletionPolicy ? { deletionPolicy: m.deletionPolicy } : {}),
       notes: plan.notes,

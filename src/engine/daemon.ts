@@ -2,6 +2,7 @@
 // and stops them in reverse. Sources add keys; the controller's workers do the rest.
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { rowPolicyOptions } from '../config.js';
 import type { Config, HostConfig } from '../config.js';
 import type { PostgresDesiredSource } from '../desired/postgres.js';
 import { DesiredStore, isEmptyChange } from '../desired/store.js';
@@ -77,7 +78,7 @@ export class Daemon {
   readonly config: Config;
   readonly log: Logger;
   readonly metrics: EngineMetrics;
-  readonly desired = new DesiredStore();
+  readonly desired: DesiredStore;
   readonly queue: WorkQueue;
   readonly hosts: HostCache[] = [];
   controller!: Controller;
@@ -98,6 +99,7 @@ export class Daemon {
     this.options = options;
     this.config = options.config;
     this.log = options.logger;
+    this.desired = new DesiredStore(options.config.baseDomain ? { baseDomain: options.config.baseDomain } : {});
     this.clock = options.clock ?? systemClock;
     this.metrics = new EngineMetrics({ version: VERSION });
     const q = this.config.queue;
@@ -171,6 +173,7 @@ export class Daemon {
         pool: this.pool,
         url: config.postgresUrl,
         log,
+        policy: rowPolicyOptions(config),
         onChange: (updates) => this.onDesiredChange(this.desired.apply(updates), 'database rows changed'),
       });
       await this.pgSource.start();

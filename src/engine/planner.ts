@@ -88,6 +88,12 @@ export class Planner {
     try {
       const observed = await cache.app(name, signal);
       const snapshot = cache.current();
+      if (!instance && desired.heldBack().some((r) => r.kind === 'OTreeInstance' && r.name === name)) {
+        // Declared, but no version of it was ever valid (or allowed): that is no reason to remove anything.
+        const issues = desired.issuesFor('OTreeInstance', name).filter((i) => i.severity === 'error');
+        const message = `instance ${name} is declared but refused (${issues.map((i) => `${i.path ? `${i.path}: ` : ''}${i.code}`).join(', ') || 'invalid'}); nothing is changed until it is fixed`;
+        return { name, host: cache.host, plan: { actions: [], deferred: [], phase: 'Failed', notes: [message], blocked: { reason: 'Invalid', message } } };
+      }
       if (!instance) {
         if (!observed || !(OWNERSHIP_MARKER in observed.config)) {
           return { name, host: cache.host, plan: { actions: [], deferred: [], phase: 'Orphaned', notes: [`${name} is neither declared nor managed on ${cache.host}`] } };

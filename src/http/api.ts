@@ -1,6 +1,7 @@
 // The JSON API under /api/v1: read desired objects with their status and events, dry-run plans, and
-// write desired state as PostgreSQL rows (the same rows a web UI writes). Reads are open; writes need
-// the bearer token. Manifest files stay read-only here: an object a file declares is edited in the file.
+// write desired state as PostgreSQL rows (the same rows a web UI writes). Every route, reads included,
+// needs the bearer token: desired state names people, hosts and repositories that are nobody else's
+// business. Manifest files stay read-only here: an object a file declares is edited in the file.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DesiredStore } from '../desired/store.js';
 import type { WriteResult } from '../desired/postgres.js';
@@ -86,6 +87,12 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   const authorize = async (request: FastifyRequest): Promise<void> => {
     requireBearer(request.headers.authorization, deps.token);
   };
+  // Every route under /api/v1 is authorised, whoever registers it: no route can be added open by mistake.
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/api/v1/') && route.url !== '/api/v1') return;
+    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    route.onRequest = [authorize, ...existing.filter((hook) => hook !== authorize)];
+  });
 
   const writableRows = (): DesiredRows => {
     if (!deps.databaseConfigured) {
@@ -162,7 +169,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   for (const collection of Object.keys(KIND_OF) as Collection[]) {
     const kind = KIND_OF[collection];
 
-    app.put<NameRoute>(`/api/v1/${collection}/:name`, { schema: { params: NAME_PARAMS }, onRequest: authorize }, async (request) => {
+    app.put<NameRoute>(`/api/v1/${collection}/:name`, { schema: { params: NAME_PARAMS } }, async (request) => {
       const { name } = request.params;
       const author = authorOf(request);
       const rows = writableRows();
@@ -173,7 +180,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       return { name, generation: result.generation };
     });
 
-    app.delete<NameRoute>(`/api/v1/${collection}/:name`, { schema: { params: NAME_PARAMS }, onRequest: authorize }, async (request) => {
+    app.delete<NameRoute>(`/api/v1/${collection}/:name`, { schema: { params: NAME_PARAMS } }, async (request) => {
       const { name } = request.params;
       const author = authorOf(request);
       const rows = writableRows();
@@ -184,7 +191,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   }
 
   for (const [route, action] of [['reset-database', 'resetDatabase'], ['restart', 'restart']] as const) {
-    app.post<NameRoute>(`/api/v1/instances/:name/${route}`, { schema: { params: NAME_PARAMS }, onRequest: authorize }, async (request) => {
+    app.post<NameRoute>(`/api/v1/instances/:name/${route}`, { schema: { params: NAME_PARAMS } }, async (request) => {
       const { name } = request.params;
       const author = authorOf(request);
       const rows = writableRows();

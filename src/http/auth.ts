@@ -1,15 +1,24 @@
-// Bearer-token authorisation of the write endpoints. The token is read once at start from the file
-// named by `http.tokenFile`; comparison is constant-time so response timing says nothing about it.
+// Bearer-token authorisation of every API route, reads included. The token is read once at start from
+// the file named by `http.tokenFile`; comparison is constant-time so response timing says nothing about it.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { ApiError } from './errors.js';
 
-/** Reads the token file: surrounding whitespace (a trailing newline) is not part of the token. */
+/**
+ * Reads the token file: surrounding whitespace (a trailing newline) is not part of the token. A file
+ * that every user of the machine may read is refused: anyone could then act as the lab's admin.
+ */
 export async function readTokenFile(file: string): Promise<string> {
   let text: string;
   try {
+    const { mode } = await stat(file);
+    if ((mode & 0o004) !== 0) {
+      throw new Error(`the API token file ${file} (http.tokenFile) is readable by every user of this machine (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); `
+        + `make it readable by the daemon only: \`chmod 0640 ${file}\` (owner root, group of the daemon's user) or \`chmod 0600\``);
+    }
     text = await readFile(file, 'utf8');
   } catch (err) {
+    if (!(err as NodeJS.ErrnoException).code) throw err;
     throw new Error(`cannot read the API token file ${file} (http.tokenFile): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; `
       + 'create it with a random token, e.g. `openssl rand -hex 32`, readable by the daemon only');
   }
@@ -23,16 +32,33 @@ export async function readTokenFile(file: string): Promise<string> {
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
+/** The credential an `Authorization` header carries: a bearer token, or the password of HTTP Basic (for browsers). */
+function presented(authorization: string | undefined): string | undefined {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  if (bearer) return bearer[1];
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization ?? '');
+  if (!basic) return undefined;
+  const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+}
+
+/** True when the header carries the configured token (constant-time); false without a configured token. */
+export function hasToken(authorization: string | undefined, token: string | undefined): boolean {
+  const given = presented(authorization);
+  return token !== undefined && given !== undefined && timingSafeEqual(digest(given), digest(token));
+}
+
 /**
- * Throws unless `authorization` is `Bearer <token>`. Without a configured token every write is refused,
- * so an API reachable by others can never change desired state by accident.
+ * Throws unless `authorization` carries the token (`Bearer <token>`, or HTTP Basic with the token as
+ * password). Without a configured token the API answers nobody, so a daemon reachable by others never
+ * shows or changes desired state by accident.
  */
 export function requireBearer(authorization: string | undefined, token: string | undefined): void {
   if (token === undefined) {
-    throw new ApiError(403, 'WritesDisabled', 'writes through the API are disabled: set http.tokenFile in the configuration to a file holding a token and restart the daemon');
+    throw new ApiError(403, 'ApiDisabled', 'the API is disabled: set http.tokenFile in the configuration to a file holding a token and restart the daemon');
   }
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-  if (!match || !timingSafeEqual(digest(match[1]!), digest(token))) {
+  if (!hasToken(authorization, token)) {
     throw new ApiError(401, 'Unauthorized', 'this endpoint needs the header `Authorization: Bearer <token>` with the token from the file named by http.tokenFile');
   }
 }

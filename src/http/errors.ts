@@ -5,7 +5,7 @@ import type { ManifestIssue } from '../manifest/index.js';
 export type ErrorCode =
   | 'BadRequest'
   | 'Unauthorized'
-  | 'WritesDisabled'
+  | 'ApiDisabled'
   | 'NotFound'
   | 'MethodNotAllowed'
   | 'Conflict'

@@ -10,7 +10,7 @@ import { instanceKey } from '../engine/controller.js';
 import { registerApi } from './api.js';
 import { registerStatusPage } from './status-page.js';
 import type { ApiDeps } from './api.js';
-import { readTokenFile } from './auth.js';
+import { hasToken, readTokenFile } from './auth.js';
 import { ApiError } from './errors.js';
 import { readinessChecker } from './readiness.js';
 import type { Readiness } from './readiness.js';
@@ -40,13 +40,15 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  // Without the token only the verdict: the checks name hosts and carry their error messages.
+  app.get('/readyz', async (request, reply) => {
     const readiness = await deps.readiness();
-    return reply.code(readiness.ready ? 200 : 503).send(readiness);
+    const detail = hasToken(request.headers.authorization, deps.token);
+    return reply.code(readiness.ready ? 200 : 503).send(detail ? readiness : { ready: readiness.ready });
   });
   app.get('/metrics', async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.exposition()));
   registerApi(app, deps);
-  registerStatusPage(app, () => deps.status());
+  registerStatusPage(app, () => deps.status(), deps.token);
   return app;
 }
 

@@ -1,13 +1,22 @@
 // `GET /`: a read-only status page for people (lab admins behind the nginx site), built from the same
 // status store as the API. No script, no external assets; every value is HTML-escaped, no secret is shown.
+// It needs the API token like every read: a browser asks for it with HTTP Basic (any user name).
 import type { FastifyInstance } from 'fastify';
 import type { StatusStore } from '../engine/status.js';
+import { requireBearer } from './auth.js';
+import { ApiError } from './errors.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 
-export function registerStatusPage(app: FastifyInstance, status: () => StatusStore | undefined): void {
-  app.get('/', async (_request, reply) => {
+export function registerStatusPage(app: FastifyInstance, status: () => StatusStore | undefined, token: string | undefined): void {
+  app.get('/', async (request, reply) => {
+    try {
+      requireBearer(request.headers.authorization, token);
+    } catch (err) {
+      if (err instanceof ApiError && err.statusCode === 401) void reply.header('www-authenticate', 'Basic realm="otree-manager", charset="UTF-8"');
+      throw err;
+    }
     const store = status();
     const rows = store ? (await store.list()).sort((a, b) => a.name.localeCompare(b.name)) : [];
     const body = rows.map((s) => {

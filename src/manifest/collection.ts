@@ -7,6 +7,17 @@ import type { Declared, Experimenter, ManifestIssue, OTreeInstance } from './typ
 export interface CollectionOptions {
   /** Names of the configured Dokku hosts; when given, spec.host must be one of them. */
   hosts?: readonly string[];
+  /** The lab's base domain: every instance without spec.domains answers at `<name>.<baseDomain>`. */
+  baseDomain?: string;
+}
+
+/** Desired state from a database row: untrusted, so its limits are errors, not warnings. */
+function isRow(declared: Declared): boolean {
+  return declared.origin.source.startsWith('row:');
+}
+
+function quotaCode(declared: Declared): IssueCode {
+  return isRow(declared) ? 'ROW_QUOTA_EXCEEDED' : 'QUOTA_EXCEEDED';
 }
 
 function where(declared: Declared, path: string): Declared['origin'] {
@@ -46,13 +57,21 @@ export function checkCollection(objects: readonly Declared[], options: Collectio
   const owned = new Map<string, Declared<OTreeInstance>[]>();
   for (const declared of instances) {
     const { spec } = declared.object;
-    if (experimenters.size > 0 && !experimenters.has(spec.owner)) {
+    if (isRow(declared) && !experimenters.has(spec.owner)) {
+      // A row's owner must exist: without one there is no quota to hold it to.
+      flag(declared, 'ROW_OWNER_UNDECLARED', 'spec.owner', `owner "${spec.owner}" is not a declared Experimenter; create the Experimenter first or fix the name`);
+    } else if (experimenters.size > 0 && !experimenters.has(spec.owner)) {
       flag(declared, 'OWNER_UNDECLARED', 'spec.owner', `owner "${spec.owner}" is not a declared Experimenter; add an Experimenter manifest for them or fix the name`);
     }
     if (options.hosts && spec.host !== undefined && !options.hosts.includes(spec.host)) {
       flag(declared, 'HOST_UNKNOWN', 'spec.host', `host "${spec.host}" is not configured (configured: ${options.hosts.join(', ') || 'none'})`);
     }
     spec.domains.forEach((domain, index) => {
+      const defaultOf = options.baseDomain !== undefined && domain.endsWith(`.${options.baseDomain}`) ? domain.slice(0, -options.baseDomain.length - 1) : undefined;
+      if (isRow(declared) && defaultOf !== undefined && defaultOf !== declared.object.metadata.name && instances.some((other) => other.object.metadata.name === defaultOf)) {
+        flag(declared, 'ROW_DOMAIN_RESERVED', `spec.domains[${index}]`, `domain ${domain} is the default domain of instance "${defaultOf}"; choose another name`);
+        return;
+      }
       const holder = domainOwner.get(domain);
       if (holder) {
         flag(declared, 'DOMAIN_DUPLICATE', `spec.domains[${index}]`, `domain ${domain} is already claimed by instance "${holder.object.metadata.name}" (${formatOrigin(holder.origin)})`);
@@ -68,12 +87,13 @@ export function checkCollection(objects: readonly Declared[], options: Collectio
     if (!quota) continue;
     if (declaredInstances.length > quota.instances) {
       for (const declared of declaredInstances.slice(quota.instances)) {
-        flag(declared, 'QUOTA_EXCEEDED', 'spec.owner', `"${owner}" owns ${declaredInstances.length} instances but their quota is ${quota.instances}; raise spec.quota.instances of the Experimenter or remove an instance`);
+        flag(declared, quotaCode(declared), 'spec.owner', `"${owner}" owns ${declaredInstances.length} instances but their quota is ${quota.instances}; raise spec.quota.instances of the Experimenter or remove an instance`);
       }
     }
     const web = declaredInstances.reduce((sum, declared) => sum + (declared.object.spec.state === 'running' ? declared.object.spec.processes.web : 0), 0);
     if (web > quota.webProcesses) {
-      flag(declaredInstances[declaredInstances.length - 1]!, 'QUOTA_EXCEEDED', 'spec.owner', `"${owner}" runs ${web} web processes but their quota is ${quota.webProcesses}; raise spec.quota.webProcesses of the Experimenter`);
+      const last = declaredInstances[declaredInstances.length - 1]!;
+      flag(last, quotaCode(last), 'spec.owner', `"${owner}" runs ${web} web processes but their quota is ${quota.webProcesses}; raise spec.quota.webProcesses of the Experimenter`);
     }
   }
 

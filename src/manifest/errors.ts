@@ -49,6 +49,16 @@ export const ISSUE_CODES = {
   HOST_UNKNOWN: { severity: 'error', meaning: 'An instance names a Dokku host that is not configured.' },
   QUOTA_EXCEEDED: { severity: 'warning', meaning: 'An experimenter\'s instances exceed their quota.' },
   CONFIG_INVALID: { severity: 'error', meaning: 'The daemon\'s configuration file is not valid.' },
+  ARGUMENT_INVALID: { severity: 'error', meaning: 'A value that reaches a Dokku command line starts with "-" (Dokku would read it as a flag) or holds white space.' },
+  ROW_SECRET_SOURCE: { severity: 'error', meaning: 'A database row names a secret file or environment variable of the daemon; rows use secrets stored through the API.' },
+  ROW_ADOPT: { severity: 'error', meaning: 'A database row asks to adopt an existing app; only manifest files may.' },
+  ROW_ARCHIVE_PATH: { severity: 'error', meaning: 'A database row deploys an archive from a path on the daemon\'s host; only manifest files may.' },
+  ROW_GIT_URL: { severity: 'error', meaning: 'A database row\'s git source is not an https:// or ssh remote.' },
+  ROW_GIT_CREDENTIALS: { severity: 'error', meaning: 'A database row\'s git URL carries a password or token.' },
+  ROW_DOMAIN_NOT_ALLOWED: { severity: 'error', meaning: 'A database row declares a domain outside the base domain and the configured allowed domains.' },
+  ROW_DOMAIN_RESERVED: { severity: 'error', meaning: 'A database row declares a domain the manager or a Dokku host uses, or another instance\'s default domain.' },
+  ROW_OWNER_UNDECLARED: { severity: 'error', meaning: 'A database row\'s instance names an owner that is not a declared Experimenter.' },
+  ROW_QUOTA_EXCEEDED: { severity: 'error', meaning: 'A database row\'s instance would take its owner beyond their quota.' },
   ROW_LAST_VALID_KEPT: { severity: 'warning', meaning: 'A database row\'s latest version is invalid, so its last valid version keeps running.' },
 } as const satisfies Record<string, IssueCodeInfo>;
 

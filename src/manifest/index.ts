@@ -9,3 +9,5 @@ export { parseManifests, parseConfig, checkDocument, formatPath, MAX_MANIFEST_BY
 export type { ParseResult, RejectedObject } from './parse.js';
 export { checkCollection } from './collection.js';
 export type { CollectionOptions } from './collection.js';
+export { rowPolicyProblems } from './policy.js';
+export type { RowPolicyOptions, PolicyProblem } from './policy.js';

@@ -17,12 +17,32 @@ export function maskSecretRef(ref: SecretRef): SecretRef {
   return 'value' in ref ? { value: SECRET_MASK } : { ...ref };
 }
 
-/** A deep copy of `object` with every `value` secret replaced by SECRET_MASK; used by every output. */
+/**
+ * `scheme://userinfo@` in any text. For ssh the user name is an account (`git@`), not a secret, so only a
+ * password after it is masked; for every other scheme the whole userinfo is (`https://TOKEN@host`).
+ */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*):\/\/([^\s/?#@:]*)(:[^\s/?#@]*)?@/gi;
+
+/** `text` with the credentials of every URL in it masked; used on specs, events, logs, plans and Dokku's output. */
+export function maskUrlCredentials(text: string): string {
+  return text.replace(URL_USERINFO, (match, scheme: string, user: string, password: string | undefined) => {
+    if (/^(ssh|git\+ssh|ssh\+git)$/i.test(scheme)) return password === undefined ? match : `${scheme}://${user}:${SECRET_MASK}@`;
+    return `${scheme}://${SECRET_MASK}@`;
+  });
+}
+
+/**
+ * A deep copy of `object` safe for every output: `value` secrets and spec.env values replaced by
+ * SECRET_MASK (the keys stay visible), credentials in the git URL masked.
+ */
 export function maskSecrets<T extends ManifestObject>(object: T): T {
   const copy = structuredClone(object);
   if (copy.kind === 'OTreeInstance') {
-    copy.spec.otree.adminPassword = maskSecretRef(copy.spec.otree.adminPassword);
-    if (copy.spec.otree.restKey) copy.spec.otree.restKey = maskSecretRef(copy.spec.otree.restKey);
+    const { spec } = copy;
+    spec.otree.adminPassword = maskSecretRef(spec.otree.adminPassword);
+    if (spec.otree.restKey) spec.otree.restKey = maskSecretRef(spec.otree.restKey);
+    spec.env = Object.fromEntries(Object.keys(spec.env).map((key) => [key, SECRET_MASK]));
+    if ('git' in spec.source) spec.source.git.url = maskUrlCredentials(spec.source.git.url);
   }
   return copy;
 }

@@ -1,6 +1,7 @@
 // What a failed Dokku call means. Dokku signals most failures with exit 1 and a ` !     ` line, so the
 // class comes from the exit code where Dokku has a specific one (20, 2, 255 over ssh) and otherwise
-// from the message. The message is kept verbatim; the printable command never holds a secret.
+// from the message. The message is kept with secrets and URL credentials masked; the printable command never holds a secret.
+import { maskOutput } from '../reconcile/commands.js';
 import type { ExecResult } from './transport.js';
 
 export type DokkuErrorKind =
@@ -47,13 +48,15 @@ export interface CommandIdentity {
   display: string;
   /** Metrics-safe subcommand name. */
   name: string;
+  /** Secret values the command carries, masked in Dokku's message. */
+  secrets?: readonly string[];
 }
 
 export class DokkuError extends Error {
   override readonly name = 'DokkuError';
   readonly kind: DokkuErrorKind;
   readonly retryable: boolean;
-  /** Dokku's own words (the ` !     ` lines, or the raw output when there are none), verbatim. */
+  /** Dokku's own words (the ` !     ` lines, or the raw output when there are none), secrets and URL credentials masked. */
   readonly dokkuMessage: string;
   readonly exitCode: number;
   /** The printable command (secrets masked). */
@@ -125,5 +128,6 @@ export function classify(result: ExecResult, transportKind: 'local' | 'ssh'): { 
 export function toDokkuError(result: ExecResult, transportKind: 'local' | 'ssh', command: CommandIdentity, host: string): DokkuError | undefined {
   const c = classify(result, transportKind);
   if (!c) return undefined;
-  return new DokkuError(c.kind, { dokkuMessage: c.message, exitCode: result.code, command: command.display, host });
+  // Dokku's output is untrusted and may echo what it was given: it is masked before anything keeps it.
+  return new DokkuError(c.kind, { dokkuMessage: maskOutput(c.message, command.secrets), exitCode: result.code, command: command.display, host });
 }

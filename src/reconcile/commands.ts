@@ -6,6 +6,8 @@
 // unknown trailing flags with exit 2). Values that may hold newlines, quotes or spaces go through
 // `config:set --encoded` so that Dokku's ssh re-splitting can never break or inject them.
 
+import { maskUrlCredentials } from '../manifest/secrets.js';
+
 export type ServicePlugin = 'postgres' | 'redis';
 
 export interface ConfigPair {
@@ -88,6 +90,8 @@ export interface RenderedCommand {
   disruptive: boolean;
   /** A metrics-safe name: the Dokku subcommand, e.g. `postgres:link`. */
   name: string;
+  /** The secret values the argv carries (plain and as sent), to mask wherever Dokku's output is kept. */
+  secrets: string[];
 }
 
 export const MASK = '********';
@@ -111,6 +115,7 @@ interface Parts {
   mutating: boolean;
   disruptive?: boolean;
   name: string;
+  secrets?: string[];
 }
 
 function json(flag: boolean | undefined): string[] {
@@ -150,12 +155,15 @@ function parts(c: DokkuCommand): Parts {
     case 'config:set': {
       const argv = ['--quiet', 'config:set', '--encoded', ...(c.restart ? [] : ['--no-restart']), c.app];
       const masked = new Map<number, string>();
+      const secrets: string[] = [];
       for (const p of c.pairs) {
         const secret = p.secret ?? !PRINTABLE_KEYS.has(p.key);
+        const encoded = encodeBase64(p.value);
         masked.set(argv.length, `${p.key}=${secret ? MASK : p.value}`);
-        argv.push(`${p.key}=${encodeBase64(p.value)}`);
+        if (secret && p.value !== '') secrets.push(p.value, encoded);
+        argv.push(`${p.key}=${encoded}`);
       }
-      return { argv, masked, mutating: true, disruptive: c.restart, name: c.cmd };
+      return { argv, masked, mutating: true, disruptive: c.restart, name: c.cmd, secrets };
     }
     case 'config:unset':
       return write(c.cmd, ['--quiet', 'config:unset', ...(c.restart ? [] : ['--no-restart']), c.app, ...c.keys], c.restart);
@@ -202,9 +210,38 @@ export function displayWord(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Fields of a command that are our own fixed words, not values from desired or observed state. */
+const FIXED_FIELDS = new Set(['cmd', 'plugin', 'command', 'restart', 'skipDeploy', 'build', 'json']);
+
+/**
+ * Refuses a command with a value that Dokku would read as a flag: its `parse_args` takes `--trace`,
+ * `--force` and friends from any position. The schemas already refuse such values; this is the last
+ * line, for every source of values (manifests, rows, observed names).
+ */
+function assertNoFlagValues(command: DokkuCommand): void {
+  const refuse = (field: string, value: string): never => {
+    throw new TypeError(`refusing to run dokku ${command.cmd}: the value of ${field} starts with "-" and Dokku would read it as a flag (${JSON.stringify(value.slice(0, 40))})`);
+  };
+  for (const [field, value] of Object.entries(command)) {
+    if (FIXED_FIELDS.has(field)) continue;
+    if (typeof value === 'string' && value.startsWith('-')) refuse(field, value);
+    if (Array.isArray(value)) {
+      for (const item of value) {
+        if (typeof item === 'string' && item.startsWith('-')) refuse(field, item);
+        if (typeof item === 'object' && item !== null && 'key' in item && String(item.key).startsWith('-')) refuse(`${field} key`, String(item.key));
+      }
+    }
+    if (field === 'scale' && typeof value === 'object' && value !== null) {
+      for (const type of Object.keys(value)) if (type.startsWith('-')) refuse('scale', type);
+    }
+  }
+}
+
 export function render(command: DokkuCommand): RenderedCommand {
+  assertNoFlagValues(command);
   const p = parts(command);
-  const display = ['dokku', ...p.argv.map((word, i) => displayWord(p.masked?.get(i) ?? word))].join(' ');
+  // Credentials inside a git or archive URL never reach a plan, an event or a log line.
+  const display = maskUrlCredentials(['dokku', ...p.argv.map((word, i) => displayWord(p.masked?.get(i) ?? word))].join(' '));
   return {
     argv: p.argv,
     display,
@@ -212,5 +249,14 @@ export function render(command: DokkuCommand): RenderedCommand {
     mutating: p.mutating,
     disruptive: p.disruptive ?? false,
     name: p.name,
+    secrets: p.secrets ?? [],
   };
+}
+
+/** `text` (Dokku's output, an error) with the command's secret values and any URL credentials masked. */
+export function maskOutput(text: string, secrets: readonly string[] = []): string {
+  let masked = text;
+  // Longest first, so a value containing another is masked whole.
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) masked = masked.split(secret).join(MASK);
+  return maskUrlCredentials(masked);
 }

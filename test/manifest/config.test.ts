@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       http: { listen: '127.0.0.1:9280' },
       queue: { concurrency: 4, mutationsPerSecond: 2, burst: 10, backoffBaseMs: 1000, backoffMaxMs: 300000 },
       resync: { schedule: '*/10 * * * *', jitterPercent: 10 },
+      rows: { allowedDomains: [] },
       prune: false,
       drainSeconds: 30,
       log: { level: 'info' },

@@ -64,7 +64,7 @@ const cases: Case[] = [
   {
     title: 'env key Dokku cannot store',
     text: instance(`${password}\n  env:\n    my-key: x`),
-    issues: [['m.yaml:10:5 spec.env.my-key: must be an environment variable name: letters, digits and underscores, not starting with a digit (got "my-key")', 'ENV_KEY_INVALID']],
+    issues: [['m.yaml:10:5 spec.env.my-key: must be an environment variable name: letters, digits and underscores, not starting with a digit (and not __proto__) (got "my-key")', 'ENV_KEY_INVALID']],
   },
   {
     title: 'participant labels oTree rejects',

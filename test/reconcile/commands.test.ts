@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MASK, render } from '../../src/reconcile/commands.js';
+import { MASK, maskOutput, render } from '../../src/reconcile/commands.js';
 import type { DokkuCommand } from '../../src/reconcile/commands.js';
 
 const argv: Array<[DokkuCommand, string[]]> = [
@@ -127,4 +127,39 @@ test('any value round-trips through --encoded and never appears in the printable
 test('the printable form quotes words for a POSIX shell', () => {
   const r = render({ cmd: 'run', app: 'a', command: ['sh', '-c', "echo it's"] });
   assert.equal(r.display, `dokku run --no-tty a sh -c 'echo it'\\''s'`);
+});
+
+test('a value that Dokku would read as a flag is never rendered, whatever its source', () => {
+  const hostile: DokkuCommand[] = [
+    { cmd: 'git:sync', app: 'a', url: 'https://example.org/r.git', ref: '--trace', build: true },
+    { cmd: 'git:sync', app: 'a', url: '--upload-pack=touch /tmp/x', ref: 'main', build: true },
+    { cmd: 'git:from-image', app: 'a', image: '--force' },
+    { cmd: 'git:from-archive', app: 'a', url: '-v' },
+    { cmd: 'domains:set', app: 'a', domains: ['ok.example.org', '--global'] },
+    { cmd: 'acl:add', app: 'a', user: '--all' },
+    { cmd: 'apps:create', app: '--force' },
+    { cmd: 'config:set', app: 'a', pairs: [{ key: '--trace', value: 'x' }], restart: false },
+  ];
+  for (const command of hostile) {
+    assert.throws(() => render(command), /starts with "-" and Dokku would read it as a flag/, JSON.stringify(command));
+  }
+  // A value may contain a dash anywhere but at its start, and our own flags still render.
+  assert.deepEqual(render({ cmd: 'git:sync', app: 'a-b', url: 'https://example.org/r.git', ref: 'release-1', build: true }).argv,
+    ['git:sync', '--build', 'a-b', 'https://example.org/r.git', 'release-1']);
+});
+
+test('credentials inside a URL never reach the printable form; the argv keeps them for Dokku', () => {
+  const command: DokkuCommand = { cmd: 'git:sync', app: 'a', url: 'https://ghp_TOKEN123@github.com/lab/x.git', ref: 'main', build: false };
+  const rendered = render(command);
+  assert.equal(rendered.display, 'dokku git:sync a https://********@github.com/lab/x.git main');
+  assert.ok(rendered.argv.includes('https://ghp_TOKEN123@github.com/lab/x.git'));
+  assert.equal(render({ cmd: 'git:sync', app: 'a', url: 'ssh://git:hunter2@example.org/x.git', ref: 'main', build: false }).display,
+    'dokku git:sync a ssh://git:********@example.org/x.git main');
+});
+
+test('Dokku output is masked: the command\'s secret values (plain and as sent) and URL credentials', () => {
+  const rendered = render({ cmd: 'config:set', app: 'a', pairs: [{ key: 'OTREE_ADMIN_PASSWORD', value: 's3cret-pw' }], restart: false });
+  const encoded = rendered.argv.at(-1)!.split('=')[1]!;
+  const output = `Invalid env pair OTREE_ADMIN_PASSWORD=${encoded} (s3cret-pw) from https://user:pw@example.org/x`;
+  assert.equal(maskOutput(output, rendered.secrets), `Invalid env pair OTREE_ADMIN_PASSWORD=${MASK} (${MASK}) from https://${MASK}@example.org/x`);
 });

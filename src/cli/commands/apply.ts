@@ -45,11 +45,12 @@ export function canonical(value: unknown): unknown {
 }
 
 /**
- * Whether `local` says the same as `live`. Inline secret values never come back from the API, so an
- * object holding one always counts as changed.
+ * Whether `local` says the same as `live`. Inline secret values and spec.env values never come back from
+ * the API, so an object holding one always counts as changed (the write is a no-op when nothing differs).
  */
 function same(local: ManifestObject, live: ManifestObject): boolean {
   if (secretRefs(local).some(({ ref }) => 'value' in ref)) return false;
+  if (local.kind === 'OTreeInstance' && Object.keys(local.spec.env).length > 0) return false;
   return JSON.stringify(canonical(maskSecrets(local))) === JSON.stringify(canonical(maskSecrets(live)));
 }
 
