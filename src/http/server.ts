@@ -25,8 +25,21 @@ export interface HttpDeps extends ApiDeps {
   logger?: Logger;
 }
 
+/** Every route each server registered, for tests and documentation that enumerate them. */
+const registeredRoutes = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
+
+/** The routes `app` serves (HEAD routes fastify adds by itself left out). */
+export function routesOf(app: FastifyInstance): { method: string; url: string }[] {
+  return [...(registeredRoutes.get(app) ?? [])];
+}
+
 export function createHttpServer(deps: HttpDeps): FastifyInstance {
   const app = Fastify({ bodyLimit: BODY_LIMIT_BYTES, logger: false, return503OnClosing: true });
+  const routes: { method: string; url: string }[] = [];
+  registeredRoutes.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
 
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
     if (error instanceof ApiError) return reply.code(error.statusCode).send(error.body());

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../src/config.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import { createLogger } from '../../src/engine/logger.js';
-import { createHttpServer, daemonDeps } from '../../src/http/server.js';
+import { createHttpServer, daemonDeps, routesOf } from '../../src/http/server.js';
 import type { HttpDeps } from '../../src/http/server.js';
 import type { ErrorBody } from '../../src/http/errors.js';
 import type { Readiness } from '../../src/http/readiness.js';
@@ -27,10 +27,11 @@ import { parsePrometheusText } from './prom-text.js';
 
 const TOKEN = 'test-token-4f1c2a9e8b7d6c5b';
 const VALUE_SECRET = 'inline-secret-Zq81xPw';
+const ENV_VALUE_SECRET = 'env-value-secret-Jm27qLs';
 const ENV_SECRET = 'env-secret-Kd03mVr';
 const PASSWORD_ENV = 'OTM_HTTP_TEST_ADMIN_PASSWORD';
 const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGEaT4vt3NAcu8+ICLYtT0vOxl5v7beL6875muzZG4N6 dana@lab';
-const SECRETS = [VALUE_SECRET, ENV_SECRET, TOKEN];
+const SECRETS = [VALUE_SECRET, ENV_SECRET, ENV_VALUE_SECRET, TOKEN];
 
 const FILE_MANIFESTS = `apiVersion: otree-manager/v1
 kind: Experimenter
@@ -50,7 +51,7 @@ function rowInstance(name: string, overrides: Record<string, unknown> = {}): Rec
     apiVersion: 'otree-manager/v1',
     kind: 'OTreeInstance',
     metadata: { name, labels: { course: 'econ102' } },
-    spec: { owner: 'dana', otree: { adminPassword: { value: VALUE_SECRET } }, ...overrides },
+    spec: { owner: 'dana', otree: { adminPassword: { value: VALUE_SECRET } }, env: { SENTRY_DSN: ENV_VALUE_SECRET }, ...overrides },
   };
 }
 
@@ -74,9 +75,11 @@ let daemon: Daemon;
 let app: FastifyInstance;
 let base: string;
 
-async function call(method: string, path: string, options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+/** Sends the daemon's token unless `token` says otherwise (`null`: no Authorization header). */
+async function call(method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
   const headers: Record<string, string> = { ...options.headers };
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  const token = options.token === undefined ? TOKEN : options.token;
+  if (token !== null && headers.authorization === undefined) headers.authorization = `Bearer ${token}`;
   let body: string | undefined;
   if (options.raw !== undefined || options.body !== undefined) {
     headers['content-type'] ??= 'application/json';
@@ -154,6 +157,9 @@ describe('the HTTP surface of a real daemon', () => {
     assert.equal(health.status, 200);
     assert.deepEqual(health.json, { status: 'ok' });
 
+    const anonymous = await call('GET', '/readyz', { token: null });
+    assert.equal(anonymous.status, 503);
+    assert.deepEqual(anonymous.json, { ready: false }, 'without the token only the verdict');
     const starting = await call('GET', '/readyz');
     assert.equal(starting.status, 503);
     assert.equal(starting.json.ready, false);
@@ -169,6 +175,19 @@ describe('the HTTP surface of a real daemon', () => {
     assert.deepEqual(ready.json, { ready: true, checks: { initialSync: 'ok', hosts: { local: 'ok' }, database: 'ok', leader: 'leader' } });
   });
 
+  test('every route of the API, reads included, and the status page need the token: none and a wrong one get 401', async () => {
+    const routes = routesOf(app).filter((r) => r.url.startsWith('/api/v1/') || r.url === '/');
+    assert.ok(routes.length >= 12, `only ${routes.length} routes were found`);
+    for (const { method, url } of routes) {
+      const path = url.replace(':name', 'file-inst').replace(':secret', 'adminPassword');
+      for (const token of [null, 'wrong-token-0000000000']) {
+        const reply = await call(method, path, { token, ...(method === 'PUT' ? { body: {} } : {}) });
+        assert.equal(reply.status, 401, `${method} ${url} with ${token ?? 'no token'}`);
+        assert.doesNotMatch(reply.text, /file-inst|dana|econ101/, `${method} ${url} tells nothing of the lab`);
+      }
+    }
+  });
+
   test('every write needs the bearer token: none and a wrong one get 401 and change nothing', async () => {
     const writes: [string, string, unknown?][] = [
       ['PUT', '/api/v1/instances/auth-inst', rowInstance('auth-inst')],
@@ -179,14 +198,14 @@ describe('the HTTP surface of a real daemon', () => {
       ['POST', '/api/v1/instances/auth-inst/restart'],
     ];
     for (const [method, path, body] of writes) {
-      for (const token of [undefined, 'wrong-token-0000000000']) {
-        const reply = await call(method, path, { ...(token !== undefined ? { token } : {}), ...(body !== undefined ? { body } : {}) });
+      for (const token of [null, 'wrong-token-0000000000']) {
+        const reply = await call(method, path, { token, ...(body !== undefined ? { body } : {}) });
         assert.equal(reply.status, 401, `${method} ${path} with ${token ?? 'no token'}`);
         assert.equal(reply.json.error.code, 'Unauthorized');
         assert.match(reply.json.error.message, /Authorization: Bearer/);
       }
     }
-    const basic = await call('PUT', '/api/v1/instances/auth-inst', { headers: { authorization: `Basic ${TOKEN}` }, body: rowInstance('auth-inst') });
+    const basic = await call('PUT', '/api/v1/instances/auth-inst', { headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}x`).toString('base64')}` }, body: rowInstance('auth-inst') });
     assert.equal(basic.status, 401);
     const { rows } = await db.pool.query('SELECT (SELECT count(*) FROM otm.instances) + (SELECT count(*) FROM otm.experimenters) AS n');
     assert.equal(Number(rows[0].n), 0);
@@ -399,7 +418,7 @@ describe('the HTTP surface of a real daemon', () => {
     }
   });
 
-  test('writes are refused without a token file (403) and without a database (409)', async () => {
+  test('the API is refused without a token file (403), writes without a database (409)', async () => {
     const deps = daemonDeps(daemon, undefined);
     const noToken = createHttpServer(deps);
     const noDatabase = createHttpServer({ ...daemonDeps(daemon, TOKEN), databaseConfigured: false } satisfies HttpDeps);
@@ -407,7 +426,9 @@ describe('the HTTP surface of a real daemon', () => {
       const refused = await noToken.inject({ method: 'PUT', url: '/api/v1/instances/x-inst', payload: rowInstance('x-inst') });
       bodies.push(refused.body);
       assert.equal(refused.statusCode, 403);
-      assert.equal(refused.json().error.code, 'WritesDisabled');
+      assert.equal(refused.json().error.code, 'ApiDisabled');
+      const read = await noToken.inject({ method: 'GET', url: '/api/v1/instances' });
+      assert.equal(read.statusCode, 403);
       const restart = await noToken.inject({ method: 'POST', url: '/api/v1/instances/x-inst/restart', headers: { authorization: `Bearer ${TOKEN}` } });
       assert.equal(restart.statusCode, 403);
 
