@@ -119,19 +119,16 @@ export class ApiClient {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
-  private async bearer(): Promise<string> {
+  private async bearer(tokenFile: string): Promise<string> {
     if (this.token !== undefined) return this.token;
-    if (this.tokenFile === undefined) {
-      throw new ApiError('the API needs a token: pass --token-file FILE or set http.tokenFile in the configuration', 'NoToken');
-    }
     let text: string;
     try {
-      text = await readFile(this.tokenFile, 'utf8');
+      text = await readFile(tokenFile, 'utf8');
     } catch (error) {
-      throw new ApiError(`cannot read the token file ${this.tokenFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path and that you may read it`, 'NoToken');
+      throw new ApiError(`cannot read the token file ${tokenFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path and that you may read it`, 'NoToken');
     }
     this.token = text.trim();
-    if (this.token === '') throw new ApiError(`the token file ${this.tokenFile} is empty; put the daemon's token in it`, 'NoToken');
+    if (this.token === '') throw new ApiError(`the token file ${tokenFile} is empty; put the daemon's token in it`, 'NoToken');
     return this.token;
   }
 
@@ -139,7 +136,8 @@ export class ApiClient {
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const write = method !== 'GET';
     const headers: Record<string, string> = { accept: 'application/json' };
-    headers.authorization = `Bearer ${await this.bearer()}`;
+    // Without a token file the request still goes out: an unreachable or disabled daemon then says so first.
+    if (this.tokenFile !== undefined) headers.authorization = `Bearer ${await this.bearer(this.tokenFile)}`;
     if (write && this.author !== undefined) headers['x-otm-author'] = this.author;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
@@ -169,6 +167,7 @@ export class ApiClient {
     const message = body.error?.message ?? `${method} ${path} answered ${status}`;
     switch (status) {
       case 401:
+        if (this.tokenFile === undefined) return new ApiError('the API needs a token: pass --token-file FILE or set http.tokenFile in the configuration', 'NoToken', status);
         return new ApiError(`the token in ${this.tokenFile ?? '(no token file)'} was refused: use the file the daemon's http.tokenFile names`, code, status);
       case 422:
         return new ApiError(message, code, status, body.error?.issues ?? []);

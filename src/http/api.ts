@@ -7,7 +7,7 @@ import type { DesiredStore } from '../desired/store.js';
 import type { WriteResult } from '../desired/postgres.js';
 import type { InstancePlan } from '../engine/planner.js';
 import type { InstanceStatus, StatusStore } from '../engine/status.js';
-import { API_VERSION, checkDocument } from '../manifest/index.js';
+import { API_VERSION, checkDocument, SECRET_MASK } from '../manifest/index.js';
 import type { Kind } from '../manifest/index.js';
 import { requireBearer } from './auth.js';
 import { ApiError, apiIssues, notFound } from './errors.js';
@@ -173,8 +173,9 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       const { name } = request.params;
       const author = authorOf(request);
       const rows = writableRows();
-      const { spec, labels } = checkedBody(request.body, kind, name);
+      const { spec: sent, labels } = checkedBody(request.body, kind, name);
       refuseFileObjects(kind, name);
+      const spec = kind === 'OTreeInstance' ? keepMaskedEnv(sent, desired.instance(name)?.declared.object.spec.env ?? {}) : sent;
       const result = await rows.upsert(kind, name, spec, labels, author);
       if (!result.ok) throw invalid(kind, name, result.issues);
       return { name, generation: result.generation };
@@ -205,6 +206,26 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       }
     });
   }
+}
+
+/**
+ * Reads show every spec.env value masked; a spec sent back as read (`otm get -o yaml` then `otm apply`)
+ * keeps the stored value of each key still masked instead of storing the mask. A masked key with no
+ * stored value is refused: there is nothing to keep.
+ */
+function keepMaskedEnv(spec: unknown, current: Readonly<Record<string, string>>): unknown {
+  const env = (spec as { env?: unknown } | undefined)?.env;
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) return spec;
+  const kept: Record<string, unknown> = { ...(env as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(kept)) {
+    if (value !== SECRET_MASK) continue;
+    if (!Object.hasOwn(current, key)) {
+      throw new ApiError(422, 'Invalid', `spec.env.${key} is "${SECRET_MASK}", the mask reads show, and the instance has no stored value for it; send the real value`,
+        [{ path: `spec.env.${key}`, code: 'FIELD_INVALID', severity: 'error', message: 'send the value itself, not the mask' }]);
+    }
+    kept[key] = current[key];
+  }
+  return { ...(spec as object), env: kept };
 }
 
 function invalid(kind: Kind, name: string, issues: Parameters<typeof apiIssues>[0]): ApiError {

@@ -25,6 +25,7 @@ import { otm } from './support.js';
 
 const TOKEN = randomBytes(24).toString('hex');
 const PASSWORD_ENV = 'OTM_CLI_TEST_ADMIN_PASSWORD';
+const ROW_PASSWORD = 'row-password-Tq93';
 
 let db: TestDatabase;
 let work: string;
@@ -49,7 +50,7 @@ function standaloneServer(setup: { databaseConfigured: boolean; token: string | 
 }
 
 async function api<T>(route: string): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${server}${route}`);
+  const response = await fetch(`${server}${route}`, { headers: { authorization: `Bearer ${TOKEN}` } });
   return { status: response.status, body: await response.json() as T };
 }
 
@@ -66,7 +67,8 @@ function settled(name: string, generation: number): Promise<InstanceStatus> {
   }, 90_000, 250);
 }
 
-function instanceYaml(name: string, extra = ''): string {
+/** An instance as a file declares it (the daemon reads its environment), or as `otm apply` sends it (rows may not). */
+function instanceYaml(name: string, extra = '', adminPassword = `{ value: ${ROW_PASSWORD} }`): string {
   return `apiVersion: otree-manager/v1
 kind: OTreeInstance
 metadata:
@@ -74,7 +76,7 @@ metadata:
 spec:
   owner: alice
   otree:
-    adminPassword: { fromEnv: ${PASSWORD_ENV} }
+    adminPassword: ${adminPassword}
   source: { image: { ref: otm-standin/otree:1 } }
 ${extra}`;
 }
@@ -96,7 +98,7 @@ before(async () => {
   manifests = path.join(work, 'manifests');
   await mkdir(manifests);
   // One instance declared by a file, which the API must refuse to change.
-  await writeFile(path.join(manifests, 'from-file.yaml'), instanceYaml('from-file'));
+  await writeFile(path.join(manifests, 'from-file.yaml'), instanceYaml('from-file', '', `{ fromEnv: ${PASSWORD_ENV} }`));
   tokenFile = path.join(work, 'token');
   await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const { config, issues } = parseConfig(JSON.stringify({
@@ -165,18 +167,22 @@ describe('otm against a running daemon', () => {
     assert.equal(same.stdout, '');
     assert.equal(same.stderr, '0 objects of 2 would change\n');
 
-    await writeFile(path.join(dir, 'study.yaml'), instanceYaml('alice-study', '  env: { SESSION_LABEL: week-48 }\n'));
+    // Env values are never shown, so the diff shows keys; apply sends the values.
+    await writeFile(path.join(dir, 'study.yaml'), instanceYaml('alice-study', '  env: { SESSION_LABEL: week-48, SESSION_ROOM: lab-2 }\n'));
     const diff = await otm(['diff', '-f', dir, ...at()]);
     assert.equal(diff.code, 1, diff.stderr);
     assert.match(diff.stdout, /^--- instance\/alice-study \(live, generation 1\)\n\+\+\+ instance\/alice-study \(.*apply\)\n@@ -\d+,\d+ \+\d+,\d+ @@\n/);
-    assert.ok(diff.stdout.includes('\n-    SESSION_LABEL: week-47\n+    SESSION_LABEL: week-48\n'), diff.stdout);
+    assert.ok(diff.stdout.includes('\n+    SESSION_ROOM: "********"\n'), diff.stdout);
+    assert.doesNotMatch(diff.stdout, /week-4|lab-2/);
     assert.equal(diff.stderr, '1 object of 2 would change\n');
 
     const changed = await otm(['apply', '-f', path.join(dir, 'study.yaml'), ...at()]);
     assert.equal(changed.code, 0, changed.stderr);
     assert.equal(changed.stdout, 'instance/alice-study configured (generation 2)\n');
     const live = await api<{ object: ManifestObject }>('/api/v1/instances/alice-study');
-    assert.deepEqual((live.body.object as { spec: { env: Record<string, string> } }).spec.env, { SESSION_LABEL: 'week-48' });
+    assert.deepEqual((live.body.object as { spec: { env: Record<string, string> } }).spec.env, { SESSION_LABEL: '********', SESSION_ROOM: '********' });
+    const { rows } = await db.pool.query(`SELECT spec -> 'env' AS env FROM otm.instances WHERE name = 'alice-study'`);
+    assert.deepEqual(rows[0].env, { SESSION_LABEL: 'week-48', SESSION_ROOM: 'lab-2' });
   });
 
   it('apply sends nothing when a file is invalid, and names what the API refused', async () => {
@@ -227,7 +233,7 @@ describe('otm against a running daemon', () => {
   it('describe instance: spec with secrets masked, status, conditions and events', async () => {
     const dir = path.join(work, 'secret');
     await mkdir(dir);
-    await writeFile(path.join(dir, 'inline.yaml'), instanceYaml('inline-secret').replace(`{ fromEnv: ${PASSWORD_ENV} }`, '{ value: do-not-print-me }'));
+    await writeFile(path.join(dir, 'inline.yaml'), instanceYaml('inline-secret', '', '{ value: do-not-print-me }'));
     const applied = await otm(['apply', '-f', dir, ...at()]);
     assert.equal(applied.code, 0, applied.stderr);
     await settled('inline-secret', 1);
@@ -291,7 +297,7 @@ describe('otm against a running daemon', () => {
 
     const none = await otm(['restart', 'alice-study', '--server', server]);
     assert.equal(none.code, 1);
-    assert.equal(none.stderr, 'otm: changes through the API need a token: pass --token-file FILE or set http.tokenFile in the configuration\n');
+    assert.equal(none.stderr, 'otm: the API needs a token: pass --token-file FILE or set http.tokenFile in the configuration\n');
   });
 
   it('reads the server and token from the configuration; version names the daemon\'s', async () => {
@@ -334,7 +340,7 @@ describe('otm when the daemon cannot take the request', () => {
       assert.equal(run.stderr, 'otm: desired state can only be written when postgresUrl is configured; edit the manifest files instead\n');
       const disabled = await otm(['restart', 'alice-study', '--server', b, '--token-file', tokenFile]);
       assert.equal(disabled.code, 1);
-      assert.equal(disabled.stderr, 'otm: writes through the API are disabled: set http.tokenFile in the configuration to a file holding a token and restart the daemon\n');
+      assert.equal(disabled.stderr, 'otm: the API is disabled: set http.tokenFile in the configuration to a file holding a token and restart the daemon\n');
     } finally {
       await noDatabase.close();
       await noToken.close();

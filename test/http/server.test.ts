@@ -1,7 +1,7 @@
 // The HTTP server on small fakes: readiness rules, error rendering, write checks that need no daemon,
 // and startHttp listening for real on loopback.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -96,7 +96,7 @@ describe('readiness', () => {
 
   test('a standby that has synced and reaches everything is ready, and says it is on standby', async () => {
     const app = createHttpServer(fakeDeps({ readiness: readinessChecker(probes({})) }));
-    const reply = await app.inject({ method: 'GET', url: '/readyz' });
+    const reply = await app.inject({ method: 'GET', url: '/readyz', headers: auth });
     assert.equal(reply.statusCode, 200);
     assert.deepEqual(reply.json(), { ready: true, checks: { initialSync: 'ok', hosts: { a: 'ok', b: 'ok' }, database: 'ok', leader: 'standby' } });
   });
@@ -107,7 +107,7 @@ describe('readiness', () => {
       database: async () => { throw new Error('ECONNREFUSED 127.0.0.1:5432'); },
     }));
     const app = createHttpServer(fakeDeps({ readiness: failing }));
-    const reply = await app.inject({ method: 'GET', url: '/readyz' });
+    const reply = await app.inject({ method: 'GET', url: '/readyz', headers: auth });
     assert.equal(reply.statusCode, 503);
     assert.deepEqual(reply.json().checks.hosts, { a: 'ok', b: 'ssh: connect to host b port 22: Connection refused' });
     assert.equal(reply.json().checks.database, 'ECONNREFUSED 127.0.0.1:5432');
@@ -137,7 +137,7 @@ describe('readiness', () => {
 describe('requests and errors', () => {
   test('a failure inside a handler is a 500 with a generic message that leaks nothing', async () => {
     const app = createHttpServer(fakeDeps({ status: () => emptyStatus({ list: async () => { throw new Error('password=hunter2 in a driver error'); } }) }));
-    const reply = await app.inject({ method: 'GET', url: '/api/v1/instances' });
+    const reply = await app.inject({ method: 'GET', url: '/api/v1/instances', headers: auth });
     assert.equal(reply.statusCode, 500);
     assert.equal(reply.json().error.code, 'Internal');
     assert.ok(!reply.body.includes('hunter2'));
@@ -175,7 +175,7 @@ describe('requests and errors', () => {
     const held = await app.inject({ method: 'POST', url: '/api/v1/instances/held-inst/reset-database', headers: auth });
     assert.equal(held.statusCode, 409);
     assert.match(held.json().error.message, /broken\.yaml/);
-    const view = await app.inject({ method: 'GET', url: '/api/v1/instances/held-inst' });
+    const view = await app.inject({ method: 'GET', url: '/api/v1/instances/held-inst', headers: auth });
     assert.equal(view.statusCode, 200, 'a rejected object is shown with its issues');
     assert.equal(view.json().object, null);
     assert.ok(view.json().issues.some((i: { path: string; severity: string }) => i.path === 'spec.processes.web' && i.severity === 'error'));
@@ -184,7 +184,7 @@ describe('requests and errors', () => {
   test('before the daemon has started, reads answer 503 NotReady', async () => {
     const app = createHttpServer(fakeDeps({ status: () => undefined }));
     for (const url of ['/api/v1/instances', '/api/v1/instances/api-inst', '/api/v1/plan', '/api/v1/plan/api-inst']) {
-      const reply = await app.inject({ method: 'GET', url });
+      const reply = await app.inject({ method: 'GET', url, headers: auth });
       assert.equal(reply.statusCode, 503, url);
       assert.equal(reply.json().error.code, 'NotReady');
     }
@@ -216,8 +216,11 @@ describe('startHttp', () => {
 
   test('the token file: trimmed, and refused when missing or too short, naming the file', async () => {
     const file = join(work, 'token');
-    await writeFile(file, `${TOKEN}\n`);
+    await writeFile(file, `${TOKEN}\n`, { mode: 0o640 });
     assert.equal(await readTokenFile(file), TOKEN);
+    await chmod(file, 0o644);
+    await assert.rejects(readTokenFile(file), new RegExp(`${file} \\(http\\.tokenFile\\) is readable by every user of this machine \\(mode 0644\\).*chmod 0640`));
+    await chmod(file, 0o600);
     await writeFile(file, 'short\n');
     await assert.rejects(readTokenFile(file), new RegExp(`${file}.*at least 16`));
     await assert.rejects(readTokenFile(join(work, 'missing')), /missing \(http\.tokenFile\): ENOENT/);
@@ -225,7 +228,7 @@ describe('startHttp', () => {
 
   test('listens on http.listen, serves a daemon that is still starting, and closes', async () => {
     const tokenFile = join(work, 'api-token');
-    await writeFile(tokenFile, TOKEN);
+    await writeFile(tokenFile, TOKEN, { mode: 0o600 });
     const config = configWith({ listen: '127.0.0.1:0', tokenFile });
     const logger = createLogger({ level: 'error' });
     const daemon = new Daemon({ config, logger, docker: 'off' });
@@ -234,7 +237,7 @@ describe('startHttp', () => {
       assert.match(http.url, /^http:\/\/127\.0\.0\.1:\d+$/);
       const health = await fetch(`${http.url}/healthz`);
       assert.equal(health.status, 200);
-      const ready = await fetch(`${http.url}/readyz`);
+      const ready = await fetch(`${http.url}/readyz`, { headers: auth });
       assert.equal(ready.status, 503);
       assert.equal(((await ready.json()) as { checks: { initialSync: string } }).checks.initialSync, 'pending');
       const write = await fetch(`${http.url}/api/v1/instances/api-inst`, { method: 'DELETE' });

@@ -20,7 +20,8 @@ export interface FileOptions extends ApiOptions {
 export async function loadForApi(options: FileOptions): Promise<ManifestObject[] | undefined> {
   const { config, file } = await loadConfig(options.config !== undefined ? { path: options.config } : {});
   const result = await loadManifests(options.filename, file !== undefined ? { hosts: config.hosts.map((host) => host.name) } : {});
-  const issues = sortIssues(result.issues);
+  // An inline secret sent through the API is stored encrypted by the daemon, not kept in a file: no warning.
+  const issues = sortIssues(result.issues.filter((issue) => issue.code !== 'SECRET_INLINE'));
   for (const line of issueLines(issues, painter(process.stderr))) process.stderr.write(`${line}\n`);
   const errors = issues.filter((issue) => issue.severity === 'error').length;
   if (errors > 0) {
@@ -90,7 +91,9 @@ export function registerApply(program: Command): void {
             continue;
           }
           const written = await client.put(object);
-          process.stdout.write(`${ref} ${live ? 'configured' : 'created'} (generation ${written.generation})\n`);
+          // Objects with values the API never shows are always sent; the row's generation says whether anything changed.
+          const verb = !live ? 'created' : live.generation === written.generation ? 'unchanged' : 'configured';
+          process.stdout.write(`${ref} ${verb}${verb === 'unchanged' ? '' : ` (generation ${written.generation})`}\n`);
         } catch (error) {
           // Without a daemon, nothing else will work either.
           if (!(error instanceof ApiError) || error.code === 'Unreachable' || error.code === 'NoToken' || error.status === 401) throw error;
