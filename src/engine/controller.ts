@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { DesiredStore } from '../desired/store.js';
-import { maskUrlCredentials, OWNERSHIP_MARKER } from '../manifest/index.js';
+import { maskUrlCredentials, OWNERSHIP_MARKER, serviceNames } from '../manifest/index.js';
 import type { DeletionPolicy, Experimenter, OTreeInstance } from '../manifest/index.js';
 import type { Plan, PlannedAction } from '../reconcile/action.js';
 import { conditionsFor, phaseAfter } from '../reconcile/conditions.js';
@@ -17,11 +17,12 @@ import { planSshKeys } from '../reconcile/sshkeys.js';
 import { instanceUrls } from '../reconcile/urls.js';
 import type { ObservedApp } from '../observed/types.js';
 import type { Clock } from './clock.js';
+import { ExecutionError } from './executor.js';
 import type { Executor } from './executor.js';
 import type { HostCache } from './observation.js';
 import type { LeaderElector } from './leader.js';
 import type { EngineMetrics, ReconcileResult } from './metrics.js';
-import type { InstanceEvent, InstanceStatus, StatusStore } from './status.js';
+import type { ClaimKind, ClaimRef, InstanceEvent, InstanceStatus, StatusStore } from './status.js';
 import type { WorkQueue } from './workqueue.js';
 import { experimenterKeys, Planner } from './planner.js';
 import type { InstancePlan } from './planner.js';
@@ -84,6 +85,7 @@ export class Controller {
     setMaxListeners(0, this.abort.signal);
     this.planner = new Planner({
       config: options.config, desired: options.desired, hosts: options.hosts, now: () => this.now(),
+      claims: (instance) => options.status.claims(instance),
       ...(options.env ? { env: options.env } : {}),
     });
   }
@@ -234,7 +236,7 @@ export class Controller {
     m.host = cache.host;
     if (conflict) {
       const message = `${conflict.origin.source}:${conflict.origin.line}:${conflict.origin.column} ${conflict.message}`;
-      await this.writeStatus(name, cache.host, stored?.generation ?? 0, instance, blockedPlan('Conflict', message), { applied: true }, undefined, true);
+      await this.writeStatus(name, cache.host, stored?.generation ?? 0, instance, blockedPlan('Conflict', message), { applied: true }, undefined, { reason: 'DuplicateName', message });
       return undefined;
     }
 
@@ -255,6 +257,10 @@ export class Controller {
       return undefined;
     }
     const guard = this.leaseGuard();
+    // The marker and the links prove ownership from now on: the daemon's own records are not needed.
+    if (instance) {
+      for (const kind of plan.releaseClaims ?? []) await this.options.status.dropClaim(claimRef(name, cache.host, kind));
+    }
 
     let outcome: Outcome = { applied: true };
     if (plan.actions.length > 0) {
@@ -267,7 +273,7 @@ export class Controller {
         return undefined;
       }
       log.info({ actions: plan.actions.map((a) => a.display) }, `applying ${plan.actions.length} action(s)`);
-      const report = await this.executorFor(cache.host).execute(plan.actions, { signal: this.abort.signal, guard });
+      const report = await this.executorFor(cache.host).execute(plan.actions, { signal: this.abort.signal, guard, around: this.claiming(name, cache.host, instance !== undefined) });
       if (report.outcomes.length > 0 || report.failure) this.afterMutations(cache, name, plan.actions);
       for (const o of report.outcomes) {
         await this.event(name, 'Normal', o.result === 'already-done' ? 'AlreadyDone' : 'Applied', `${o.action.display} (${o.action.reason})`);
@@ -288,7 +294,7 @@ export class Controller {
     }
 
     const observed = cache.hasSnapshot() ? cache.current().apps.get(name) : undefined;
-    await this.writeStatus(name, cache.host, stored?.generation ?? 0, instance, plan, outcome, observed);
+    await this.writeStatus(name, cache.host, stored?.generation ?? 0, instance, plan, outcome, observed, ownershipConflict(plan, outcome));
 
     if (!outcome.applied) {
       if (outcome.retrying) throw new RetryableFailure(outcome.error);
@@ -297,6 +303,41 @@ export class Controller {
     // Applied changes are confirmed by a fresh pass; otherwise wake up for the next freeze window end or expiry.
     if (plan.actions.length > 0) return 0;
     return plan.requeueAfter ? plan.requeueAfter.getTime() - this.options.clock.now() : undefined;
+  }
+
+  /**
+   * The executor's hook that keeps the daemon's proof of ownership: before it creates the instance's app
+   * or one of its services it records a `creating` claim, after success `created`. "Already exists"
+   * means the name was taken by someone else (after the daemon last looked): the claim is dropped and the
+   * instance stalls with a conflict naming the object. Before unlinking one of its own services from a
+   * declared instance (spec.redis turned off) it records the service as its own, so it can be linked again.
+   */
+  private claiming(name: string, host: string, declared: boolean): (action: PlannedAction, run: () => Promise<void>) => Promise<void> {
+    const { status } = this.options;
+    const own = serviceNames(name);
+    return async (action, run) => {
+      const c = action.command;
+      const at = (): string => this.now().toISOString();
+      if (declared && c.cmd === 'service:unlink' && c.app === name && c.service === own[c.plugin]) {
+        await status.putClaim({ ...claimRef(name, host, c.plugin), state: 'created', at: at() });
+        return run();
+      }
+      let ref: ClaimRef | undefined;
+      if (c.cmd === 'apps:create' && c.app === name) ref = claimRef(name, host, 'app');
+      else if (c.cmd === 'service:create' && c.service === own[c.plugin]) ref = claimRef(name, host, c.plugin);
+      if (!ref) return run();
+      await status.putClaim({ ...ref, state: 'creating', at: at() });
+      try {
+        await run();
+      } catch (err) {
+        if ((err as { kind?: unknown }).kind !== 'AlreadyExists') throw err;
+        await status.dropClaim(ref);
+        throw ref.kind === 'app'
+          ? new ExecutionError('AppConflict', false, `app ${name} already exists and otree-manager did not create it (it appeared after otree-manager last looked at the host); nothing was changed on it. Remove it (\`dokku apps:destroy ${name}\`), or take it over with spec.adopt: true in the instance's manifest file`)
+          : new ExecutionError('ServiceConflict', false, `the ${ref.kind} service ${ref.object} already exists and otree-manager did not create it for instance ${name} (it appeared after otree-manager last looked at the host); it is not linked and nothing was changed on it. Destroy it (\`dokku ${ref.kind}:destroy ${ref.object}\`), or adopt it with spec.adopt: true in the instance's manifest file`);
+      }
+      await status.putClaim({ ...ref, state: 'created', at: at() });
+    };
   }
 
   /** Stops a change set before its next command once the leadership term it started in has ended. */
@@ -344,7 +385,7 @@ export class Controller {
 
   private async writeStatus(
     name: string, host: string, generation: number, instance: OTreeInstance | undefined, plan: Plan, outcome: Outcome,
-    observed: ObservedApp | undefined, conflict = false,
+    observed: ObservedApp | undefined, conflict?: { reason: string; message: string },
   ): Promise<void> {
     const m = this.remember(name);
     const previous = m.status;
@@ -353,7 +394,7 @@ export class Controller {
     if (conflict) {
       const prev = previous?.conditions.find((c) => c.type === 'Conflict');
       conditions.push({
-        type: 'Conflict', status: 'True', reason: 'DuplicateName', message: plan.blocked?.message ?? 'declared twice',
+        type: 'Conflict', status: 'True', reason: conflict.reason, message: conflict.message,
         lastTransitionTime: prev?.status === 'True' ? prev.lastTransitionTime : now.toISOString(),
       });
     }
@@ -392,6 +433,17 @@ export class Controller {
   deferredCount(): number {
     return [...this.memory.values()].reduce((n, m) => n + (m.status?.deferred.length ?? 0), 0);
   }
+}
+
+function claimRef(instance: string, host: string, kind: ClaimKind): ClaimRef {
+  return { instance, host, kind, object: kind === 'app' ? instance : serviceNames(instance)[kind] };
+}
+
+/** An app or service of the instance's name that is someone else's: reported as a Conflict condition too. */
+function ownershipConflict(plan: Plan, outcome: Outcome): { reason: string; message: string } | undefined {
+  if (plan.blocked?.reason === 'ServiceConflict') return plan.blocked;
+  if (!outcome.applied && (outcome.code === 'AppConflict' || outcome.code === 'ServiceConflict')) return { reason: outcome.code, message: outcome.error };
+  return undefined;
 }
 
 function blockedPlan(reason: string, message: string): Plan {

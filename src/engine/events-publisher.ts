@@ -8,7 +8,7 @@ import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import type { Logger } from './logger.js';
 import { loadOptional } from './leader.js';
-import type { InstanceEvent, InstanceStatus, StatusStore } from './status.js';
+import type { Claim, ClaimRef, InstanceEvent, InstanceStatus, StatusStore } from './status.js';
 
 export const EVENTS_CHANNEL = 'otm:events';
 
@@ -120,6 +120,22 @@ export class PublishingStatusStore implements StatusStore {
 
   events(name: string, limit?: number): Promise<InstanceEvent[]> {
     return this.store.events(name, limit);
+  }
+
+  claims(instance: string): Promise<Claim[]> {
+    return this.store.claims(instance);
+  }
+
+  putClaim(claim: Claim): Promise<void> {
+    return this.store.putClaim(claim);
+  }
+
+  dropClaim(ref: ClaimRef): Promise<void> {
+    return this.store.dropClaim(ref);
+  }
+
+  dropClaims(instance: string): Promise<void> {
+    return this.store.dropClaims(instance);
   }
 
   async close(): Promise<void> {

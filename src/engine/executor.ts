@@ -32,12 +32,15 @@ export class ExecutionError extends Error {
  * Failures that mean the action's effect is already in place, so the list goes on. They happen when the
  * daemon died between a command and the observation that would have skipped it, or when someone did the
  * same by hand. Keyed by the catalogue's command name and the driver's error kind.
+ *
+ * "Already exists" from `apps:create`, `postgres:create` or `redis:create` is not here: the object was
+ * not created by this command, so it may be anyone's, and taking it over would hand a foreign app or
+ * database to the instance. That failure stops the list (it is not retryable); the planner decides on
+ * the next pass, from the ownership marker and the daemon's own claims, whether the object is the
+ * instance's own.
  */
 export const ALREADY_DONE: ReadonlyArray<{ command: string; kind: DokkuErrorKind }> = [
-  { command: 'apps:create', kind: 'AlreadyExists' },
   { command: 'apps:destroy', kind: 'AppMissing' },
-  { command: 'postgres:create', kind: 'AlreadyExists' },
-  { command: 'redis:create', kind: 'AlreadyExists' },
   { command: 'postgres:link', kind: 'AlreadyLinked' },
   { command: 'redis:link', kind: 'AlreadyLinked' },
   { command: 'postgres:unlink', kind: 'NotLinked' },
@@ -91,6 +94,13 @@ export interface ExecuteOptions {
    * the middle of a change set runs nothing more.
    */
   guard?: () => void;
+  /**
+   * Wraps each mutating action: called with the action and a function that runs it, it must call `run`
+   * at most once and pass on what it returns or throws (it may throw another error instead, shaped
+   * `kind`/`retryable`). Throwing before `run` stops the list without running the command. The
+   * controller records its ownership claims here, before a create runs and after it succeeded.
+   */
+  around?: (action: PlannedAction, run: () => Promise<void>) => Promise<void>;
 }
 
 /** The pg_dump custom-format archive header (`pg_dump -Fc`, what `postgres:export` streams). */
@@ -156,7 +166,8 @@ export class Executor {
         if (action.requires === 'verified-backup' && !backupVerified) {
           throw new ExecutionError('BackupMissing', false, `\`${action.display}\` needs a verified database export first and the plan has none; it was not run`);
         }
-        await this.runOne(action, options.signal, options.guard);
+        const run = (): Promise<void> => this.runOne(action, options.signal, options.guard);
+        await (options.around && action.mutating ? options.around(action, run) : run());
         if (action.outputFile !== undefined) backupVerified = true;
         outcomes.push({ action, result: 'applied' });
       } catch (err) {

@@ -13,6 +13,7 @@ import { planRemoval } from '../reconcile/removal.js';
 import { ownerKeyNames } from '../reconcile/sshkeys.js';
 import type { ExperimenterKeys } from '../reconcile/sshkeys.js';
 import type { HostCache } from './observation.js';
+import type { Claim } from './status.js';
 
 /** The ssh key fingerprint as `ssh-keygen -l` and `dokku ssh-keys:list` print it. */
 export function sshFingerprint(publicKey: string): string {
@@ -43,6 +44,8 @@ export interface PlannerOptions {
   hosts: readonly HostCache[];
   now: () => Date;
   env?: NodeJS.ProcessEnv;
+  /** The daemon's claims of an instance (see StatusStore.claims). Without it nothing unmarked is the instance's own. */
+  claims?: (instance: string) => Promise<readonly Claim[]>;
 }
 
 /** What the planner remembers of an instance that is no longer declared. */
@@ -111,6 +114,7 @@ export class Planner {
       const ownerStored = desired.experimenter(instance.spec.owner);
       const owner = ownerStored ? experimenterKeys(ownerStored.declared.object as Experimenter) : undefined;
       const acl = snapshot.acl.get(name);
+      const claims = ((await this.options.claims?.(name)) ?? []).filter((c) => c.host === cache.host);
       const plan = planInstance({
         instance,
         secrets,
@@ -118,6 +122,7 @@ export class Planner {
         services: snapshot.services,
         ...(owner ? { ownerKeyNames: ownerKeyNames(owner) } : {}),
         ...(acl ? { acl } : {}),
+        ...(claims.length > 0 ? { claims } : {}),
         now: this.options.now(),
         host: {
           ...(config.baseDomain ? { baseDomain: config.baseDomain } : {}),

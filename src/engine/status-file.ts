@@ -6,7 +6,7 @@
 import { link, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './files.js';
-import type { InstanceEvent, InstanceStatus, StatusStore } from './status.js';
+import type { Claim, ClaimRef, InstanceEvent, InstanceStatus, StatusStore } from './status.js';
 
 export const STATE_FILE_NAME = 'status.json';
 const FORMAT_VERSION = 1;
@@ -16,6 +16,8 @@ interface StateFile {
   instances: Record<string, InstanceStatus>;
   /** Per instance, oldest first. */
   events: Record<string, InstanceEvent[]>;
+  /** Per instance: the daemon's claims on objects it is creating (absent in files written before claims). */
+  claims?: Record<string, Claim[]>;
 }
 
 export interface FileStatusStoreOptions {
@@ -37,7 +39,12 @@ function parseStateFile(text: string): StateFile {
   if (data.version !== FORMAT_VERSION) throw new Error(`format version ${JSON.stringify(data.version)} is not ${FORMAT_VERSION}`);
   if (!isRecord(data.instances)) throw new Error('"instances" is not an object');
   if (!isRecord(data.events)) throw new Error('"events" is not an object');
+  if (data.claims !== undefined && !isRecord(data.claims)) throw new Error('"claims" is not an object');
   return data as unknown as StateFile;
+}
+
+function sameObject(a: ClaimRef, b: ClaimRef): boolean {
+  return a.host === b.host && a.kind === b.kind && a.object === b.object;
 }
 
 export class FileStatusStore implements StatusStore {
@@ -110,6 +117,7 @@ export class FileStatusStore implements StatusStore {
     this.assertOpen();
     delete this.state.instances[name];
     delete this.state.events[name];
+    if (this.state.claims) delete this.state.claims[name];
     await this.persist();
   }
 
@@ -125,6 +133,35 @@ export class FileStatusStore implements StatusStore {
   async events(name: string, limit = this.eventsPerInstance): Promise<InstanceEvent[]> {
     this.assertOpen();
     return (this.state.events[name] ?? []).slice(-limit).reverse().map((e) => structuredClone(e));
+  }
+
+  async claims(instance: string): Promise<Claim[]> {
+    this.assertOpen();
+    return (this.state.claims?.[instance] ?? []).map((c) => structuredClone(c));
+  }
+
+  async putClaim(claim: Claim): Promise<void> {
+    this.assertOpen();
+    const claims = (this.state.claims ??= {});
+    claims[claim.instance] = [...(claims[claim.instance] ?? []).filter((c) => !sameObject(c, claim)), structuredClone(claim)];
+    await this.persist();
+  }
+
+  async dropClaim(ref: ClaimRef): Promise<void> {
+    this.assertOpen();
+    const mine = this.state.claims?.[ref.instance];
+    if (!mine?.some((c) => sameObject(c, ref))) return;
+    const left = mine.filter((c) => !sameObject(c, ref));
+    if (left.length > 0) this.state.claims![ref.instance] = left;
+    else delete this.state.claims![ref.instance];
+    await this.persist();
+  }
+
+  async dropClaims(instance: string): Promise<void> {
+    this.assertOpen();
+    if (!this.state.claims?.[instance]) return;
+    delete this.state.claims[instance];
+    await this.persist();
   }
 
   /** Waits for pending writes (a failed one was already reported to its caller); the store refuses use afterwards. */

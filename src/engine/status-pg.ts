@@ -1,7 +1,7 @@
 // StatusStore on PostgreSQL: one row per instance in otm.instance_status, history in
 // otm.instance_events trimmed to the newest `eventsPerInstance` rows per instance.
 import type pg from 'pg';
-import type { InstanceEvent, InstanceStatus, Phase, StatusStore } from './status.js';
+import type { Claim, ClaimRef, InstanceEvent, InstanceStatus, Phase, StatusStore } from './status.js';
 import { inTransaction } from '../store/pool.js';
 
 interface StatusRow {
@@ -25,6 +25,15 @@ interface EventRow {
   type: InstanceEvent['type'];
   reason: string;
   message: string;
+}
+
+interface ClaimRow {
+  instance: string;
+  host: string;
+  kind: Claim['kind'];
+  object: string;
+  state: Claim['state'];
+  at: Date;
 }
 
 function fromRow(row: StatusRow): InstanceStatus {
@@ -107,6 +116,7 @@ export class PgStatusStore implements StatusStore {
     await inTransaction(this.pool, async (client) => {
       await client.query('DELETE FROM otm.instance_status WHERE name = $1', [name]);
       await client.query('DELETE FROM otm.instance_events WHERE instance = $1', [name]);
+      await client.query('DELETE FROM otm.instance_claims WHERE instance = $1', [name]);
     });
   }
 
@@ -131,6 +141,33 @@ export class PgStatusStore implements StatusStore {
       [name, limit],
     );
     return rows.map((row) => ({ instance: row.instance, at: row.at.toISOString(), type: row.type, reason: row.reason, message: row.message }));
+  }
+
+  async claims(instance: string): Promise<Claim[]> {
+    const { rows } = await this.pool.query<ClaimRow>(
+      'SELECT instance, host, kind, object, state, at FROM otm.instance_claims WHERE instance = $1 ORDER BY host, kind, object',
+      [instance],
+    );
+    return rows.map((row) => ({ instance: row.instance, host: row.host, kind: row.kind, object: row.object, state: row.state, at: row.at.toISOString() }));
+  }
+
+  async putClaim(claim: Claim): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO otm.instance_claims (host, kind, object, instance, state, at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (host, kind, object) DO UPDATE SET instance = EXCLUDED.instance, state = EXCLUDED.state, at = EXCLUDED.at`,
+      [claim.host, claim.kind, claim.object, claim.instance, claim.state, claim.at],
+    );
+  }
+
+  async dropClaim(ref: ClaimRef): Promise<void> {
+    await this.pool.query(
+      'DELETE FROM otm.instance_claims WHERE host = $1 AND kind = $2 AND object = $3 AND instance = $4',
+      [ref.host, ref.kind, ref.object, ref.instance],
+    );
+  }
+
+  async dropClaims(instance: string): Promise<void> {
+    await this.pool.query('DELETE FROM otm.instance_claims WHERE instance = $1', [instance]);
   }
 
   /** The pool belongs to whoever created it; closing the store leaves it open. */

@@ -52,6 +52,30 @@ export interface InstanceEvent {
   message: string;
 }
 
+/** What a claim is for: the instance's app, or one of its services. */
+export type ClaimKind = 'app' | 'postgres' | 'redis';
+
+/**
+ * The daemon's own record that it is creating (or created) a Dokku object for an instance: its proof of
+ * ownership for an object that does not carry the marker yet (an app between `apps:create` and the
+ * config:set of OTM_MANAGED, a service before it is linked). Written before the create command runs
+ * (`creating`) and after it succeeded (`created`); dropped when Dokku says the name was already taken
+ * and once the app is marked and its services linked.
+ */
+export interface Claim {
+  instance: string;
+  host: string;
+  kind: ClaimKind;
+  /** The app or service name. */
+  object: string;
+  state: 'creating' | 'created';
+  /** RFC 3339 */
+  at: string;
+}
+
+/** Which object a claim is for; a store keeps at most one claim per object. */
+export type ClaimRef = Pick<Claim, 'instance' | 'host' | 'kind' | 'object'>;
+
 /** Where status and events are kept. Implementations must make `put` atomic per instance. */
 export interface StatusStore {
   get(name: string): Promise<InstanceStatus | undefined>;
@@ -61,5 +85,12 @@ export interface StatusStore {
   /** Appends an event; stores keep a bounded history per instance. */
   record(event: InstanceEvent): Promise<void>;
   events(name: string, limit?: number): Promise<InstanceEvent[]>;
+  /** The instance's claims, on every host. */
+  claims(instance: string): Promise<Claim[]>;
+  /** Records or replaces the claim for `claim`'s object. */
+  putClaim(claim: Claim): Promise<void>;
+  dropClaim(ref: ClaimRef): Promise<void>;
+  /** Drops every claim of the instance (also done by `remove`). */
+  dropClaims(instance: string): Promise<void>;
   close(): Promise<void>;
 }

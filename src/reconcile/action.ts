@@ -1,7 +1,7 @@
 // The planner's output: Dokku commands in the order they must run, each with the reason it is needed.
 // Plans are plain data, so `otm plan` can print exactly what the executor would run.
 
-import type { DeferredAction, Phase } from '../engine/status.js';
+import type { ClaimKind, DeferredAction, Phase } from '../engine/status.js';
 import { render } from './commands.js';
 import type { DokkuCommand } from './commands.js';
 
@@ -44,6 +44,11 @@ export interface Plan {
   notes: string[];
   /** Set when the planner refuses to touch the instance; `actions` is then empty. */
   blocked?: Blocked;
+  /**
+   * Claims (the daemon's records of creating an object for the instance) no longer needed: the app
+   * carries the marker, or the service is linked to the marked app and to nothing else.
+   */
+  releaseClaims?: ClaimKind[];
 }
 
 export function planned(

@@ -6,12 +6,15 @@
 //   then ends with at most one restart-like action: a deploy when the source changed, the start that
 //   follows a database reset or starts a stopped app, else one restart (or a scale that redeploys).
 // - Unchanged values are never re-set: Dokku restarts on every config:set, even for equal values.
-// - Apps without the ownership marker are never touched unless spec.adopt says so.
+// - Ownership is proven, never assumed: an app without the ownership marker is touched only when
+//   spec.adopt says so or the daemon's own claim says it created the app for this instance (an earlier
+//   pass was interrupted before marking it); a service is used only when it is the instance's own
+//   (claimed, or linked to the marked app and nothing else) or adopted.
 // - Inside a freeze window nothing restarts, stops or resets a running app, and the changes that would
 //   need such a restart wait too (applied with --no-restart they would leave a restart owed that no
 //   later pass could see). Everything else still runs.
 
-import type { DeferredAction, Phase } from '../engine/status.js';
+import type { Claim, ClaimKind, DeferredAction, Phase } from '../engine/status.js';
 import type { OTreeInstance, Source } from '../manifest/types.js';
 import { OWNERSHIP_MARKER, serviceNames } from '../manifest/reserved.js';
 import type { ObservedApp, ObservedHost, ObservedService } from '../observed/types.js';
@@ -37,6 +40,11 @@ export interface PlanInput {
   services: ReadonlyMap<string, ObservedService>;
   /** The owner's Dokku key names (see ownerKeyNames()): the users allowed to push. undefined: ACL left as it is. */
   ownerKeyNames?: readonly string[];
+  /**
+   * The daemon's claims for this instance on this host (its records of creating the app or a service).
+   * undefined: none; nothing unmarked is then the instance's own.
+   */
+  claims?: ReadonlyArray<Pick<Claim, 'kind' | 'object' | 'state'>>;
   /** The app's ACL as observed; undefined when not read (e.g. the app does not exist yet). */
   acl?: readonly string[];
   now: Date;
@@ -119,6 +127,34 @@ function unfinishedCreation(observed: ObservedApp, names: { postgres: string; re
   return Object.keys(observed.config).every((key) => ['DATABASE_URL', 'REDIS_URL', 'NO_VHOST'].includes(key) || key.startsWith('DOKKU_'));
 }
 
+const SERVICE_TITLE: Record<ServicePlugin, string> = { postgres: 'a PostgreSQL database', redis: 'a Redis service' };
+
+/**
+ * Why an existing service is not the instance's own, or undefined when it is: the daemon claimed it for
+ * this instance, it is linked to the instance's marked app and to nothing else, or spec.adopt says so.
+ */
+function serviceConflict(
+  input: PlanInput, plugin: ServicePlugin, service: ObservedService, claim: Pick<Claim, 'state'> | undefined,
+): string | undefined {
+  const app = input.instance.metadata.name;
+  const links = service.links;
+  const onlyOurs = links.every((a) => a === app);
+  if (input.instance.spec.adopt) return undefined;
+  if (claim?.state === 'created' || (claim?.state === 'creating' && onlyOurs)) return undefined;
+  if (links.length > 0 && onlyOurs && input.observed !== undefined && isManaged(input.observed.config)) return undefined;
+  if (links.length === 0) {
+    return `${SERVICE_TITLE[plugin]} named ${service.name} exists, but otree-manager did not create it for instance ${app} ` +
+      `(it may be kept from an earlier instance of the same name under deletionPolicy: Retain, or made by hand), so it is not linked and its data is not handed over. ` +
+      `To use it, adopt it: set spec.adopt: true in the instance's manifest file; otherwise destroy it (\`dokku ${plugin}:destroy ${service.name}\`) and otree-manager creates a fresh one`;
+  }
+  if (onlyOurs) {
+    return `the ${plugin} service ${service.name} is linked to app ${app}, which does not carry the ownership marker, and otree-manager has no record of creating the service for this instance, so it is not used. ` +
+      `Unlink and destroy the service, or adopt it with spec.adopt: true in the instance's manifest file`;
+  }
+  return `the ${plugin} service ${service.name} exists and is linked to ${links.join(', ')}; otree-manager did not create it for instance ${app}, so it is not linked and its data is not handed over. ` +
+    `Rename the instance, or unlink and destroy the service, or adopt it with spec.adopt: true in the instance's manifest file`;
+}
+
 export function plan(input: PlanInput): Plan {
   const { instance, observed, now, host } = input;
   const { spec } = instance;
@@ -127,11 +163,17 @@ export function plan(input: PlanInput): Plan {
   const notes: string[] = [];
   const steps: Step[] = [];
   const add = (action: PlannedAction, hold: Hold = 'never'): void => { steps.push({ action, hold }); };
+  const names = serviceNames(app);
+  const claimOf = (kind: ClaimKind): Pick<Claim, 'state'> | undefined =>
+    (input.claims ?? []).find((c) => c.kind === kind && c.object === (kind === 'app' ? app : names[kind]));
 
   const adopting = observed !== undefined && !isManaged(config);
-  const resuming = adopting && unfinishedCreation(observed, serviceNames(app));
+  // An unmarked app is the instance's own only by the daemon's record: created, or being created and
+  // still holding nothing but what creation leaves (the create may have run or not).
+  const appClaim = claimOf('app');
+  const resuming = adopting && (appClaim?.state === 'created' || (appClaim?.state === 'creating' && unfinishedCreation(observed, names)));
   if (adopting && !spec.adopt && !resuming) {
-    return blockedPlan('NotManaged', `app ${app} exists but is not managed by otree-manager; set spec.adopt: true in its manifest (or run \`otm adopt ${app}\`) to take it over`);
+    return blockedPlan('NotManaged', `app ${app} exists but is not managed by otree-manager (it has no ${OWNERSHIP_MARKER} marker and otree-manager has no record of creating it for this instance); set spec.adopt: true in its manifest file (or run \`otm adopt ${app}\`) to take it over`);
   }
   if (!host.plugins.postgres) {
     return blockedPlan('PluginMissing', `instance ${app} needs a PostgreSQL database but the Dokku host has no postgres plugin; install dokku-postgres on the host`);
@@ -145,6 +187,13 @@ export function plan(input: PlanInput): Plan {
       notes: [`app ${app} was observed only partly (its config and scale were not read); nothing is planned until a full observation`] };
   }
 
+  const wantServices: ServicePlugin[] = spec.redis ? ['postgres', 'redis'] : ['postgres'];
+  for (const plugin of wantServices) {
+    const existing = input.services.get(`${plugin}/${names[plugin]}`);
+    const conflict = existing && serviceConflict(input, plugin, existing, claimOf(plugin));
+    if (conflict !== undefined) return blockedPlan('ServiceConflict', conflict);
+  }
+
   const expired = spec.expiresAt !== undefined && Date.parse(spec.expiresAt) <= now.getTime();
   const wantRunning = spec.state === 'running' && !expired;
   const deployed = observed?.deployed ?? false;
@@ -155,13 +204,11 @@ export function plan(input: PlanInput): Plan {
   if (adopting) {
     add(planned({ cmd: 'config:set', app, pairs: [pair(OWNERSHIP_MARKER, MARKER_VALUE)], restart: false },
       resuming && !spec.adopt
-        ? `app ${app} holds nothing but the instance's own service links: an earlier pass created it and was interrupted before marking it`
+        ? `otree-manager created app ${app} for this instance (its claim says so) and was interrupted before marking it`
         : `spec.adopt is true: otree-manager takes over the existing app ${app}`));
   }
 
   // Services: a fresh database needs no reset; a retained one may hold an earlier instance's data.
-  const names = serviceNames(app);
-  const wantServices: ServicePlugin[] = spec.redis ? ['postgres', 'redis'] : ['postgres'];
   let freshDatabase = false;
   for (const plugin of wantServices) {
     const service = names[plugin];
@@ -293,7 +340,18 @@ export function plan(input: PlanInput): Plan {
     notes.push(`waiting for git push to dokku@${host.gitHost ?? host.baseDomain ?? '<dokku host>'}:${app}`);
   }
 
-  return assemble(steps, { instance, now, live, deployed, expired, wantRunning, deploying: deployCmd !== undefined, notes });
+  // Once the app carries the marker and a service is linked to it alone, they prove themselves.
+  const releaseClaims: ClaimKind[] = [];
+  if (observed !== undefined && isManaged(config)) {
+    if (appClaim) releaseClaims.push('app');
+    for (const plugin of wantServices) {
+      const links = input.services.get(`${plugin}/${names[plugin]}`)?.links ?? [];
+      if (claimOf(plugin) && links.length === 1 && links[0] === app && observed.links[plugin].includes(names[plugin])) releaseClaims.push(plugin);
+    }
+  }
+
+  const result = assemble(steps, { instance, now, live, deployed, expired, wantRunning, deploying: deployCmd !== undefined, notes });
+  return releaseClaims.length > 0 ? { ...result, releaseClaims } : result;
 }
 
 function resetSteps(app: string, generation: number, how: { stop: boolean; resumed: boolean; start: boolean }): PlannedAction[] {

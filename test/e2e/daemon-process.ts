@@ -11,7 +11,9 @@ if (!configFile || !rootId) throw new Error('usage: daemon-process.ts <config fi
 const { config } = await loadConfig({ path: configFile });
 const logger = createLogger({ level: config.log.level });
 const daemon = new Daemon({ config, logger, dockerLabels: { [ROOT_LABEL]: rootId } });
-await daemon.start();
+// Listening before start: a SIGTERM that arrives while the daemon is still starting stops it cleanly too.
+const started = daemon.start();
 process.once('SIGTERM', () => {
-  void daemon.stop().finally(() => process.exit(0));
+  void started.then(() => daemon.stop()).finally(() => process.exit(0));
 });
+await started;

@@ -55,10 +55,12 @@ test('a plan leaves Dokku holding the app, its linked database and its config', 
   assert.match(config.DATABASE_URL ?? '', /^postgres:\/\//);
 });
 
-test('running the same plan again (a crash before the observation) finds it already done', async () => {
+test('running the same plan again (a crash before the observation) stops at the create: an existing app is not proof of ownership', async () => {
   const report = await executor.execute(createPlan);
-  assert.equal(report.failure, undefined, report.failure?.error.message);
-  assert.deepEqual(report.outcomes.map((o) => o.result), ['already-done', 'already-done', 'already-done', 'applied']);
+  assert.deepEqual([report.failure?.kind, report.failure?.retryable, report.failure?.index], ['AlreadyExists', false, 0]);
+  const links = await executor.execute(createPlan.slice(2));
+  assert.equal(links.failure, undefined, links.failure?.error.message);
+  assert.deepEqual(links.outcomes.map((o) => o.result), ['already-done', 'applied'], 'a link already in place counts as done');
 });
 
 test('a held deploy lock stops the list with a retryable failure', async () => {

@@ -84,12 +84,54 @@ test('a terminal error is reported as not retryable, and an unclassified error a
 });
 
 test('refusals that mean "already done" count as done and the list goes on; others still fail', async () => {
-  const runner = new ScriptedRunner({ 'apps:create': fail('AlreadyExists', false), 'postgres:link': fail('AlreadyLinked', false) });
-  const report = await setup(runner).executor.execute([create, link, setConfig]);
+  const runner = new ScriptedRunner({ 'apps:destroy': fail('AppMissing', false), 'postgres:link': fail('AlreadyLinked', false) });
+  const report = await setup(runner).executor.execute([action({ cmd: 'apps:destroy', app: 'gone' }), link, setConfig]);
   assert.equal(report.failure, undefined);
   assert.deepEqual(report.outcomes.map((o) => o.result), ['already-done', 'already-done', 'applied']);
   const strict = await setup(new ScriptedRunner({ 'config:set': fail('AlreadyExists', false) })).executor.execute([setConfig, restart]);
   assert.equal(strict.failure?.kind, 'AlreadyExists', 'only the table\'s pairs are forgiven');
+});
+
+test('"already exists" from a create is a failure, not done: the object may be someone else\'s, and nothing after it runs', async () => {
+  const creates: Array<[string, PlannedAction]> = [
+    ['apps:create', create],
+    ['postgres:create', action({ cmd: 'service:create', plugin: 'postgres', service: 'alice-pg' })],
+    ['redis:create', action({ cmd: 'service:create', plugin: 'redis', service: 'alice-redis' })],
+  ];
+  for (const [name, createAction] of creates) {
+    const runner = new ScriptedRunner({ [name]: fail('AlreadyExists', false) });
+    const report = await setup(runner).executor.execute([createAction, link, setConfig]);
+    assert.deepEqual([report.failure?.kind, report.failure?.retryable, report.failure?.index], ['AlreadyExists', false, 0], name);
+    assert.deepEqual(report.outcomes, [], `${name}: not counted as done`);
+    assert.deepEqual(runner.ran, [name], `${name}: nothing after it ran`);
+  }
+});
+
+test('the around hook wraps each mutating action: it runs first, sees the outcome, may refuse or replace the error', async () => {
+  const seen: string[] = [];
+  const runner = new ScriptedRunner({ 'ps:restart': fail('DeployLocked', true) });
+  const read = action({ cmd: 'apps:report', app, json: true });
+  const report = await setup(runner).executor.execute([read, create, setConfig, restart], {
+    around: async (a, run) => {
+      seen.push(`before ${render(a.command).name}`);
+      try {
+        await run();
+        seen.push(`ok ${render(a.command).name}`);
+      } catch (err) {
+        seen.push(`failed ${render(a.command).name} ${(err as { kind: string }).kind}`);
+        throw Object.assign(new Error('replaced'), { kind: 'Replaced', retryable: false });
+      }
+    },
+  });
+  assert.deepEqual(seen, ['before apps:create', 'ok apps:create', 'before config:set', 'ok config:set', 'before ps:restart', 'failed ps:restart DeployLocked']);
+  assert.deepEqual([report.failure?.kind, report.failure?.retryable, report.failure?.error.message], ['Replaced', false, 'replaced']);
+
+  const refusing = new ScriptedRunner();
+  const refused = await setup(refusing).executor.execute([create, setConfig], {
+    around: async () => { throw Object.assign(new Error('claim not recorded'), { kind: 'ClaimFailed', retryable: true }); },
+  });
+  assert.deepEqual([refused.failure?.kind, refused.failure?.index], ['ClaimFailed', 0]);
+  assert.deepEqual(refusing.ran, [], 'a refusing hook runs nothing');
 });
 
 test('a dry run returns the masked displays and runs nothing', async () => {

@@ -133,3 +133,34 @@ test('a damaged state file stops loading with an error naming the file and the b
   await writeFile(path, JSON.stringify({ version: 7, instances: {}, events: {} }));
   await assert.rejects(FileStatusStore.open(dir), /format version 7/);
 }));
+
+test('claims: recorded per object, replaced by a later state, dropped one by one, with the instance, and kept across a reopen', () => withDir(async (dir) => {
+  const stateDir = join(dir, 'state');
+  const store = await FileStatusStore.open(stateDir);
+  const at = '2026-01-01T00:00:00.000Z';
+  await store.putClaim({ instance: 'alice', host: 'lab', kind: 'app', object: 'alice', state: 'creating', at });
+  await store.putClaim({ instance: 'alice', host: 'lab', kind: 'postgres', object: 'alice-pg', state: 'creating', at });
+  await store.putClaim({ instance: 'alice', host: 'lab', kind: 'app', object: 'alice', state: 'created', at });
+  await store.putClaim({ instance: 'bob', host: 'lab', kind: 'app', object: 'bob', state: 'created', at });
+  await store.close();
+
+  const reopened = await FileStatusStore.open(stateDir);
+  const sorted = async (name: string) => (await reopened.claims(name)).map((c) => `${c.kind}/${c.object}=${c.state}`).sort();
+  assert.deepEqual(await sorted('alice'), ['app/alice=created', 'postgres/alice-pg=creating']);
+  await reopened.dropClaim({ instance: 'alice', host: 'lab', kind: 'postgres', object: 'alice-pg' });
+  assert.deepEqual(await sorted('alice'), ['app/alice=created']);
+  await reopened.dropClaims('alice');
+  assert.deepEqual(await sorted('alice'), []);
+  await reopened.put(status('bob'));
+  await reopened.remove('bob');
+  assert.deepEqual(await sorted('bob'), []);
+  await reopened.close();
+}));
+
+test('a status file written before claims existed opens with none', () => withDir(async (dir) => {
+  await writeFile(join(dir, STATE_FILE_NAME), JSON.stringify({ version: 1, instances: { bob: status('bob') }, events: {} }));
+  const store = await FileStatusStore.open(dir);
+  assert.deepEqual(await store.claims('bob'), []);
+  assert.equal((await store.get('bob'))?.name, 'bob');
+  await store.close();
+}));

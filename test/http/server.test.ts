@@ -62,6 +62,10 @@ function emptyStatus(overrides: Partial<StatusStore> = {}): StatusStore {
     remove: async () => undefined,
     record: async () => undefined,
     events: async (): Promise<InstanceEvent[]> => [],
+    claims: async () => [],
+    putClaim: async () => undefined,
+    dropClaim: async () => undefined,
+    dropClaims: async () => undefined,
     close: async () => undefined,
     ...overrides,
   };

@@ -18,6 +18,7 @@ function storeOf(statuses: InstanceStatus[]): StatusStore {
   return {
     get: async (n) => statuses.find((s) => s.name === n), list: async () => statuses, put: async () => {}, remove: async () => {},
     record: async () => {}, events: async () => [], close: async () => {},
+    claims: async () => [], putClaim: async () => {}, dropClaim: async () => {}, dropClaims: async () => {},
   };
 }
 

@@ -113,6 +113,15 @@ export function apply(inputBefore: PlanInput, actions: readonly PlannedAction[])
   let app: ObservedApp | undefined = inputBefore.observed ? structuredClone(inputBefore.observed) : undefined;
   const services = new Map(inputBefore.services);
   let acl = inputBefore.acl ? [...inputBefore.acl] : undefined;
+  // The controller records a claim for every object it creates.
+  const claims = [...(inputBefore.claims ?? [])];
+  const claim = (kind: 'app' | 'postgres' | 'redis', object: string): void => {
+    if (!claims.some((c) => c.kind === kind && c.object === object)) claims.push({ kind, object, state: 'created' });
+  };
+  const relink = (plugin: 'postgres' | 'redis', service: string, linked: boolean): void => {
+    const s = services.get(`${plugin}/${service}`);
+    if (s) services.set(`${plugin}/${service}`, { ...s, links: linked ? [...s.links.filter((a) => a !== name), name] : s.links.filter((a) => a !== name) });
+  };
   const need = (): ObservedApp => {
     if (!app) throw new Error(`action on ${name} before apps:create`);
     return app;
@@ -126,16 +135,22 @@ export function apply(inputBefore: PlanInput, actions: readonly PlannedAction[])
           resources: {}, locked: false,
         };
         acl = [];
+        claim('app', name);
         break;
       case 'config:set': for (const p of c.pairs) need().config[p.key] = storedForm(p.value); break;
       case 'config:unset': for (const k of c.keys) delete need().config[k]; break;
-      case 'service:create': services.set(`${c.plugin}/${c.service}`, { plugin: c.plugin, name: c.service, status: 'running', links: [] }); break;
+      case 'service:create':
+        services.set(`${c.plugin}/${c.service}`, { plugin: c.plugin, name: c.service, status: 'running', links: [] });
+        claim(c.plugin, c.service);
+        break;
       case 'service:link':
         need().links[c.plugin].push(c.service);
+        relink(c.plugin, c.service, true);
         need().config[c.plugin === 'postgres' ? 'DATABASE_URL' : 'REDIS_URL'] = `${c.plugin}://x@${c.service}`;
         break;
       case 'service:unlink':
         need().links[c.plugin] = need().links[c.plugin].filter((s) => s !== c.service);
+        relink(c.plugin, c.service, false);
         delete need().config[c.plugin === 'postgres' ? 'DATABASE_URL' : 'REDIS_URL'];
         break;
       case 'domains:set': need().domains = [...c.domains]; break;
@@ -158,5 +173,5 @@ export function apply(inputBefore: PlanInput, actions: readonly PlannedAction[])
       default: break;
     }
   }
-  return { ...inputBefore, observed: app, services, ...(acl ? { acl } : {}) };
+  return { ...inputBefore, observed: app, services, ...(acl ? { acl } : {}), ...(claims.length > 0 ? { claims } : {}) };
 }

@@ -355,7 +355,7 @@ test('blocked plans say what to do', () => {
   const p = plan(input(base, steadyApp(base, { config: { DATABASE_URL: 'postgres://x' } })));
   assert.deepEqual(p.blocked, {
     reason: 'NotManaged',
-    message: `app ${APP} exists but is not managed by otree-manager; set spec.adopt: true in its manifest (or run \`otm adopt ${APP}\`) to take it over`,
+    message: `app ${APP} exists but is not managed by otree-manager (it has no OTM_MANAGED marker and otree-manager has no record of creating it for this instance); set spec.adopt: true in its manifest file (or run \`otm adopt ${APP}\`) to take it over`,
   });
 });
 
@@ -464,17 +464,81 @@ test('property: inside a freeze window a running app gets nothing that restarts 
   }), { numRuns: 300 });
 });
 
-test('an app left unmarked by an interrupted creation is finished, not blocked', () => {
-  const inst = instance();
-  const interrupted = steadyApp(inst, { deployed: false, status: 'stopped', config: { NO_VHOST: '1', DATABASE_URL: 'postgres://postgres:pw@dokku-postgres-alice-pgg-pg:5432/alice_pgg_pg' } });
-  const p = plan(input(inst, interrupted));
+// Ownership: an unmarked app or an existing service is the instance's own only by proof.
+const interruptedApp = steadyApp(base, { deployed: false, status: 'stopped', config: { NO_VHOST: '1', DATABASE_URL: 'postgres://postgres:pw@dokku-postgres-alice-pgg-pg:5432/alice_pgg_pg' } });
+const creatingApp = [{ kind: 'app' as const, object: APP, state: 'creating' as const }];
+const createdApp = [{ kind: 'app' as const, object: APP, state: 'created' as const }];
+// What an interruption after the link leaves: the database claimed as well.
+const pgCreated = { kind: 'postgres' as const, object: `${APP}-pg`, state: 'created' as const };
+const linkedTo = (...links: string[]) => new Map([[`postgres/${APP}-pg`, { plugin: 'postgres' as const, name: `${APP}-pg`, status: 'running', links }]]);
+const MARK = `dokku --quiet config:set --encoded --no-restart ${APP} OTM_MANAGED=true`;
+
+interface OwnershipCase {
+  name: string;
+  input: PlanInput;
+  /** undefined: not blocked, and the first action is `first` (a prefix match) when given. */
+  blocked?: 'NotManaged' | 'ServiceConflict';
+  first?: string;
+  message?: RegExp;
+  /** The service link planned (or not). */
+  links?: boolean;
+}
+
+const ownership: OwnershipCase[] = [
+  { name: 'unmarked app, no claim: not ours even when empty', input: input(base, interruptedApp), blocked: 'NotManaged', message: /no record of creating it/ },
+  { name: 'unmarked empty app with a `creating` claim: the interrupted creation is finished', input: input(base, interruptedApp, { claims: [...creatingApp, pgCreated] }), first: MARK },
+  { name: 'unmarked app with a `created` claim: finished even once it holds more', input: input(base, { ...interruptedApp, config: { ...interruptedApp.config, FOO: 'x' } }, { claims: [...createdApp, pgCreated] }), first: MARK },
+  { name: '`creating` claim but the app holds a foreign key: someone else made it', input: input(base, { ...interruptedApp, config: { ...interruptedApp.config, SECRET_OF_SOMEONE: 'x' } }, { claims: creatingApp }), blocked: 'NotManaged' },
+  { name: '`creating` claim but the app links a foreign service', input: input(base, { ...interruptedApp, links: { postgres: ['someone-elses-db'], redis: [] } }, { claims: creatingApp }), blocked: 'NotManaged' },
+  { name: '`creating` claim but the app is deployed', input: input(base, { ...interruptedApp, deployed: true }, { claims: creatingApp }), blocked: 'NotManaged' },
+  { name: 'a claim on a service is no claim on the app', input: input(base, interruptedApp, { claims: [{ kind: 'postgres', object: `${APP}-pg`, state: 'created' }] }), blocked: 'NotManaged' },
+  { name: 'unmarked app with spec.adopt (a manifest file): taken over', input: input(instance({ adopt: true }), interruptedApp), first: MARK },
+  {
+    name: 'new instance, database of its name linked to nothing (retained) and unclaimed: refused, with how to proceed',
+    input: input(base, undefined, { services: linkedTo() }), blocked: 'ServiceConflict',
+    message: new RegExp(`^a PostgreSQL database named ${APP}-pg exists, but otree-manager did not create it for instance ${APP} .*deletionPolicy: Retain.*spec\\.adopt: true in the instance's manifest file.*dokku postgres:destroy ${APP}-pg`),
+  },
+  { name: 'retained database with spec.adopt: linked', input: input(instance({ adopt: true }), undefined, { services: linkedTo() }), links: true },
+  { name: 'database the daemon created for this instance (claim `created`), not linked yet: linked', input: input(base, undefined, { services: linkedTo(), claims: [{ kind: 'postgres', object: `${APP}-pg`, state: 'created' }] }), links: true },
+  { name: 'database with a `creating` claim, linked to nothing: linked', input: input(base, undefined, { services: linkedTo(), claims: [{ kind: 'postgres', object: `${APP}-pg`, state: 'creating' }] }), links: true },
+  { name: 'database with a `creating` claim but linked to another app: refused', input: input(base, undefined, { services: linkedTo('bob-app'), claims: [{ kind: 'postgres', object: `${APP}-pg`, state: 'creating' }] }), blocked: 'ServiceConflict', message: /linked to bob-app/ },
+  { name: 'database linked to another app only: refused', input: input(base, steadyApp(base, { links: { postgres: [], redis: [] } }), { services: linkedTo('bob-app') }), blocked: 'ServiceConflict', message: new RegExp(`^the postgres service ${APP}-pg exists and is linked to bob-app; otree-manager did not create it`) },
+  { name: 'database linked to the marked app and to another: refused', input: input(base, steady, { services: linkedTo(APP, 'bob-app') }), blocked: 'ServiceConflict' },
+  { name: 'database linked to the marked app and nothing else: ours', input: input(base, steady, { services: linkedTo(APP) }) },
+  { name: 'database linked to an unmarked app the daemon is resuming, without its own claim: refused', input: input(base, interruptedApp, { services: linkedTo(APP), claims: createdApp }), blocked: 'ServiceConflict', message: /which does not carry the ownership marker/ },
+  {
+    name: 'Redis of the instance\'s name, unclaimed and linked to nothing: refused too',
+    input: input(instance({ redis: true, otree: { version: '3', authLevel: 'STUDY', production: true, adminPassword: { value: 'x' } } }), undefined,
+      { services: new Map([[`redis/${APP}-redis`, { plugin: 'redis' as const, name: `${APP}-redis`, status: 'running', links: [] }]]) }),
+    blocked: 'ServiceConflict', message: new RegExp(`^a Redis service named ${APP}-redis exists`),
+  },
+];
+
+for (const c of ownership) {
+  test(`ownership: ${c.name}`, () => {
+    const p = plan(c.input);
+    assert.equal(p.blocked?.reason, c.blocked, p.blocked?.message);
+    if (c.blocked) assert.deepEqual(p.actions, []);
+    if (c.message) assert.match(p.blocked?.message ?? '', c.message);
+    if (c.first) assert.ok(displays(p.actions)[0]?.startsWith(c.first), displays(p.actions)[0]);
+    if (c.links !== undefined) assert.equal(displays(p.actions).includes(`dokku postgres:link ${APP}-pg ${APP} --no-restart`), c.links);
+  });
+}
+
+test('ownership: claims are released once the app is marked and its services linked to it alone, not before', () => {
+  const claims = [...createdApp, { kind: 'postgres' as const, object: `${APP}-pg`, state: 'created' as const }];
+  assert.deepEqual(plan(input(base, steady, { claims })).releaseClaims, ['app', 'postgres']);
+  assert.equal(plan(input(base, steady)).releaseClaims, undefined, 'nothing to release without claims');
+  assert.equal(plan(input(base, interruptedApp, { claims, services: linkedTo(APP) })).releaseClaims, undefined, 'not while the app is unmarked');
+  assert.deepEqual(plan(input(base, steadyApp(base, { links: { postgres: [], redis: [] } }), { claims, services: linkedTo() })).releaseClaims, ['app'], 'the database claim stays until it is linked');
+  // Planning from nothing, applying (which records claims the way the controller does) and planning again releases them.
+  const created = apply(input(base, undefined), plan(input(base, undefined)).actions);
+  assert.deepEqual(plan(created).releaseClaims, ['app', 'postgres']);
+});
+
+test('an app left unmarked by an interrupted creation (claim `creating`) is finished, not blocked', () => {
+  const p = plan(input(base, interruptedApp, { claims: [...creatingApp, pgCreated] }));
   assert.equal(p.blocked, undefined);
   assert.match(displays(p.actions)[0]!, /config:set --encoded --no-restart alice-pgg OTM_MANAGED=true$/);
   assert.match(p.actions[0]!.reason, /interrupted before marking it/);
-  // Anything beyond the instance's own links (a foreign key, a foreign service, a deploy) is somebody else's app.
-  for (const other of [
-    { ...interrupted, config: { ...interrupted.config, SECRET_OF_SOMEONE: 'x' } },
-    { ...interrupted, links: { postgres: ['someone-elses-db'], redis: [] } },
-    { ...interrupted, deployed: true },
-  ]) assert.equal(plan(input(inst, other)).blocked?.reason, 'NotManaged');
 });

@@ -88,3 +88,24 @@ test('a status write notifies otm_status with the instance name', async () => {
     await listener.end();
   }
 });
+
+test('claims: one per object on a host, replaced by a later state, dropped one by one and with the instance', async () => {
+  const store = new PgStatusStore(db.pool);
+  const at = '2026-11-25T10:00:00.000Z';
+  await store.putClaim({ instance: 'dave-claims', host: 'lab', kind: 'app', object: 'dave-claims', state: 'creating', at });
+  await store.putClaim({ instance: 'dave-claims', host: 'lab', kind: 'postgres', object: 'dave-claims-pg', state: 'creating', at });
+  await store.putClaim({ instance: 'dave-claims', host: 'lab', kind: 'app', object: 'dave-claims', state: 'created', at: '2026-11-25T10:00:05.000Z' });
+  assert.deepEqual(await store.claims('dave-claims'), [
+    { instance: 'dave-claims', host: 'lab', kind: 'app', object: 'dave-claims', state: 'created', at: '2026-11-25T10:00:05.000Z' },
+    { instance: 'dave-claims', host: 'lab', kind: 'postgres', object: 'dave-claims-pg', state: 'creating', at },
+  ]);
+  await store.dropClaim({ instance: 'dave-claims', host: 'lab', kind: 'app', object: 'dave-claims' });
+  assert.deepEqual((await store.claims('dave-claims')).map((c) => c.object), ['dave-claims-pg']);
+  await store.put(status('dave-claims'));
+  await store.remove('dave-claims');
+  assert.deepEqual(await store.claims('dave-claims'), []);
+
+  await store.putClaim({ instance: 'erin-claims', host: 'lab', kind: 'redis', object: 'erin-claims-redis', state: 'created', at });
+  await store.dropClaims('erin-claims');
+  assert.deepEqual(await store.claims('erin-claims'), []);
+});

@@ -2,5 +2,6 @@
 // (its checksum is recorded), a new change is a new file.
 import type { Migration } from '../migrate.js';
 import { init } from './0001_init.js';
+import { claims } from './0003_claims.js';
 
-export const MIGRATIONS: readonly Migration[] = [init];
+export const MIGRATIONS: readonly Migration[] = [init, claims];
