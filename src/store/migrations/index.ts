@@ -2,5 +2,6 @@
 // (its checksum is recorded), a new change is a new file.
 import type { Migration } from '../migrate.js';
 import { init } from './0001_init.js';
+import { secrets } from './0002_secrets.js';
 
-export const MIGRATIONS: readonly Migration[] = [init];
+export const MIGRATIONS: readonly Migration[] = [init, secrets];
