@@ -25,6 +25,7 @@ import type { InstanceEvent, InstanceStatus, StatusStore } from './status.js';
 import type { WorkQueue } from './workqueue.js';
 import { experimenterKeys, Planner } from './planner.js';
 import type { InstancePlan } from './planner.js';
+import type { SecretLookup } from '../desired/secrets.js';
 
 const INSTANCE = 'instance/';
 const SSH_KEYS = 'sshkeys/';
@@ -50,6 +51,8 @@ export interface ControllerOptions {
   clock: Clock;
   leader: LeaderElector;
   env?: NodeJS.ProcessEnv;
+  /** Secrets stored through the API, for `secretRef`. */
+  secretStore?: SecretLookup;
 }
 
 interface Remembered {
@@ -85,6 +88,7 @@ export class Controller {
     this.planner = new Planner({
       config: options.config, desired: options.desired, hosts: options.hosts, now: () => this.now(),
       ...(options.env ? { env: options.env } : {}),
+      ...(options.secretStore ? { secretStore: options.secretStore } : {}),
     });
   }
 

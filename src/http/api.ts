@@ -11,6 +11,8 @@ import type { Kind } from '../manifest/index.js';
 import { requireBearer } from './auth.js';
 import { ApiError, apiIssues, notFound } from './errors.js';
 import { listItem, objectView, orphanItem, planView } from './views.js';
+import { actorOf, registerSecretsApi, storeInlineSecrets } from './secrets.js';
+import type { SecretsApiStore } from './secrets.js';
 
 /** What the API reads of the desired state. */
 export type DesiredView = Pick<DesiredStore, 'instance' | 'experimenter' | 'instances' | 'experimenters' | 'heldBack' | 'issuesFor'>;
@@ -41,6 +43,8 @@ export interface ApiDeps {
   databaseConfigured: boolean;
   /** Undefined: writes are disabled. */
   token: string | undefined;
+  /** The encrypted secret store; undefined (or absent) without postgresUrl and secrets.keyFile, or before start. */
+  secrets?: () => SecretsApiStore | undefined;
 }
 
 const KIND_OF = { instances: 'OTreeInstance', experimenters: 'Experimenter' } as const satisfies Record<string, Kind>;
@@ -111,6 +115,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     }
   };
 
+  const secretsContext = { store: () => deps.secrets?.(), databaseConfigured: deps.databaseConfigured };
+  registerSecretsApi(app, { ...secretsContext, authorize, authorOf, refuseFileObjects });
 
   // Reads.
   app.get('/api/v1/instances', async () => {
@@ -166,8 +172,10 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       const { name } = request.params;
       const author = authorOf(request);
       const rows = writableRows();
-      const { spec, labels } = checkedBody(request.body, kind, name);
+      const { spec: sent, labels } = checkedBody(request.body, kind, name);
       refuseFileObjects(kind, name);
+      // Inline secret values go to the encrypted store; the row only names them.
+      const spec = kind === 'OTreeInstance' ? await storeInlineSecrets(sent, name, secretsContext, actorOf(request, author)) : sent;
       const result = await rows.upsert(kind, name, spec, labels, author);
       if (!result.ok) throw invalid(kind, name, result.issues);
       return { name, generation: result.generation };

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import type { Config } from '../../src/config.js';
+import { newKeyLine } from '../../src/desired/secret-store.js';
 import { DesiredStore } from '../../src/desired/store.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import { createLogger } from '../../src/engine/logger.js';
@@ -66,7 +67,8 @@ function settled(name: string, generation: number): Promise<InstanceStatus> {
   }, 90_000, 250);
 }
 
-function instanceYaml(name: string, extra = ''): string {
+/** Instances written through the API name a stored secret (the API refuses fromEnv); files may use fromEnv. */
+function instanceYaml(name: string, extra = '', secret = '{ secretRef: adminPassword }'): string {
   return `apiVersion: otree-manager/v1
 kind: OTreeInstance
 metadata:
@@ -74,7 +76,7 @@ metadata:
 spec:
   owner: alice
   otree:
-    adminPassword: { fromEnv: ${PASSWORD_ENV} }
+    adminPassword: ${secret}
   source: { image: { ref: otm-standin/otree:1 } }
 ${extra}`;
 }
@@ -96,9 +98,11 @@ before(async () => {
   manifests = path.join(work, 'manifests');
   await mkdir(manifests);
   // One instance declared by a file, which the API must refuse to change.
-  await writeFile(path.join(manifests, 'from-file.yaml'), instanceYaml('from-file'));
+  await writeFile(path.join(manifests, 'from-file.yaml'), instanceYaml('from-file', '', `{ fromEnv: ${PASSWORD_ENV} }`));
   tokenFile = path.join(work, 'token');
   await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const keyFile = path.join(work, 'secret-key');
+  await writeFile(keyFile, `${newKeyLine('k1')}\n`, { mode: 0o600 });
   const { config, issues } = parseConfig(JSON.stringify({
     hosts: [{ name: 'local', transport: { type: 'local', dokkuPath: SIM_BIN } }],
     manifestsDir: manifests,
@@ -106,6 +110,7 @@ before(async () => {
     backupDir: path.join(work, 'backups'),
     postgresUrl: db.url,
     http: { listen: '127.0.0.1:0', tokenFile },
+    secrets: { keyFile },
     queue: { concurrency: 2, mutationsPerSecond: 50, burst: 50, backoffBaseMs: 200, backoffMaxMs: 2000 },
     resync: { schedule: '0 */10 * * * *', jitterPercent: 0 },
     drainSeconds: 5,
@@ -115,6 +120,7 @@ before(async () => {
   const logger = createLogger({ level: 'warn' });
   daemon = new Daemon({ config: config as unknown as Config, logger, env: { ...process.env, [PASSWORD_ENV]: 'cli-test-password' }, dokkuEnv: sim.env, docker: 'off' });
   await daemon.start();
+  await daemon.secretStore()!.set('alice-study', 'adminPassword', 'cli-test-password', { actor: 'test' });
   http = await startHttp(daemon, config as unknown as Config, logger);
   server = http.url;
 });
@@ -227,7 +233,7 @@ describe('otm against a running daemon', () => {
   it('describe instance: spec with secrets masked, status, conditions and events', async () => {
     const dir = path.join(work, 'secret');
     await mkdir(dir);
-    await writeFile(path.join(dir, 'inline.yaml'), instanceYaml('inline-secret').replace(`{ fromEnv: ${PASSWORD_ENV} }`, '{ value: do-not-print-me }'));
+    await writeFile(path.join(dir, 'inline.yaml'), instanceYaml('inline-secret', '', '{ value: do-not-print-me }'));
     const applied = await otm(['apply', '-f', dir, ...at()]);
     assert.equal(applied.code, 0, applied.stderr);
     await settled('inline-secret', 1);
@@ -237,7 +243,8 @@ describe('otm against a running daemon', () => {
     assert.doesNotMatch(run.stdout, /do-not-print-me/);
     assert.match(run.stdout, /^Name:\s+inline-secret\n/);
     assert.match(run.stdout, /\nDeclared in:\s+row:\S+\n/);
-    assert.match(run.stdout, /\n {2}Admin password:\s+inline \*{8}\n/);
+    // The inline value went to the encrypted store; the row names it.
+    assert.match(run.stdout, /\n {2}Admin password:\s+stored secret adminPassword \(encrypted in the database\)\n/);
     assert.match(run.stdout, /\n {2}Source:\s+image otm-standin\/otree:1\n/);
     assert.match(run.stdout, /\nConditions:\n {2}TYPE\s+STATUS\s+REASON\s+SINCE\s+MESSAGE\n {2}Ready\s+/);
     assert.match(run.stdout, /\nEvents:\n {2}TYPE\s+REASON\s+AGE\s+MESSAGE\n {2}(Normal|Warning)\s+/);
