@@ -89,8 +89,10 @@ async function main(): Promise<void> {
   }
   const work = await mkdtemp(join(tmpdir(), 'otm-demo-'));
   const sim: SimRoot = await newSimRoot({ version: '0.38.27', docker: withDocker ? '1' : '0', globalDomain: 'lab.example.org', prefix: 'otm-demo-sim-' });
-  const { dir } = await prepareManifests(work);
+  const { dir, secrets } = await prepareManifests(work);
   const { config } = parseConfig(JSON.stringify({
+    // The example manifests' secret files, written by the demo: fromFile reads only below these.
+    secrets: { dirs: [secrets] },
     hosts: [{ name: 'local', transport: { type: 'local', dokkuPath: join(repo, 'test/dokku-sim/dokku') } }],
     manifestsDir: dir,
     stateDir: join(work, 'state'),

@@ -53,6 +53,8 @@ manifestsDir: /etc/otree-manager/manifests
 stateDir: /var/lib/otree-manager/state
 backupDir: /var/backups/otree-manager
 http: { listen: 127.0.0.1:9280, tokenFile: /etc/otree-manager/api-token }
+# fromFile secrets only below dirs; keyFile encrypts the secrets stored through the API (docs/operations.md)
+secrets: { dirs: [/etc/otree-manager/secrets], keyFile: /etc/otree-manager/secrets.key }
 drainSeconds: 30
 prune: false
 # baseDomain: lab.example.org
@@ -65,6 +67,12 @@ if [ ! -e "$etc/api-token" ]; then
   install -m 0640 /dev/null "$etc/api-token"
   od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$etc/api-token"
   log "wrote a new API token to $etc/api-token"
+fi
+if [ ! -e "$etc/secrets.key" ]; then
+  # One key, ID:BASE64(32 bytes); readable by root and the daemon's group (chown below), never by others.
+  install -m 0640 /dev/null "$etc/secrets.key"
+  printf 'k%s:%s\n' "$(date -u +%Y%m%d)" "$(head -c 32 /dev/urandom | base64 -w0)" >"$etc/secrets.key"
+  log "wrote a new secret key to $etc/secrets.key (back it up: stored secrets cannot be read without it)"
 fi
 
 if [ -n "$DESTDIR" ]; then

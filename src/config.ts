@@ -32,6 +32,8 @@ export interface Config {
   prune: boolean;
   baseDomain?: string;
   drainSeconds: number;
+  /** Absolute paths. `dirs`: where fromFile may read; `keyFile`: the keys of the encrypted secret store. */
+  secrets: { dirs: string[]; keyFile?: string; maxBytes: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' };
 }
 
@@ -89,6 +91,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const typed = config as unknown as Config;
   for (const key of ['manifestsDir', 'stateDir', 'backupDir'] as const) typed[key] = path.resolve(baseDir, typed[key]);
   if (typed.http.tokenFile) typed.http.tokenFile = path.resolve(baseDir, typed.http.tokenFile);
+  typed.secrets.dirs = typed.secrets.dirs.map((dir) => path.resolve(baseDir, dir));
+  if (typed.secrets.keyFile) typed.secrets.keyFile = path.resolve(baseDir, typed.secrets.keyFile);
   for (const host of typed.hosts) {
     if (host.transport.type === 'ssh') {
       if (host.transport.identityFile) host.transport.identityFile = path.resolve(baseDir, host.transport.identityFile);

@@ -16,11 +16,12 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRun } from './commands/run.js';
 import { registerSchema } from './commands/schema.js';
+import { registerSecrets } from './commands/secrets.js';
 import { registerValidate } from './commands/validate.js';
 import { registerVersion } from './commands/version.js';
 
 const COMMANDS: ((program: Command) => void)[] = [registerValidate, registerSchema, registerMigrate, registerPlan, registerRun,
-  registerGet, registerDescribe, registerApply, registerDiff, registerDelete, registerResetDb, registerRestart, registerExport, registerVersion];
+  registerGet, registerDescribe, registerApply, registerDiff, registerDelete, registerResetDb, registerRestart, registerExport, registerSecrets, registerVersion];
 
 export const EXIT_OK = 0;
 export const EXIT_PROBLEM = 1;

@@ -39,6 +39,8 @@ export interface PostgresDesiredSourceOptions {
    */
   onChange: (updates: SourceUpdate[]) => void;
   log: SourceLog;
+  /** Told the instance whose stored secrets changed (`secrets/<instance>` notifications), to plan it again. */
+  onSecretsChange?: (instance: string) => void;
   /** Delays between reconnect attempts. @default base 1 s, cap 60 s */
   backoff?: BackoffOptions;
   /** What rows may ask for (see rowPolicyOptions()). @default no domains allowed, nothing reserved */
@@ -183,6 +185,10 @@ export class PostgresDesiredSource {
   }
 
   private hint(payload: string): void {
+    if (payload.startsWith('secrets/')) {
+      this.options.onSecretsChange?.(payload.slice('secrets/'.length));
+      return;
+    }
     this.pending.add(payload);
     if (this.drainScheduled) return;
     this.drainScheduled = true;

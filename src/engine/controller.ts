@@ -26,6 +26,7 @@ import type { ClaimKind, ClaimRef, InstanceEvent, InstanceStatus, StatusStore } 
 import type { WorkQueue } from './workqueue.js';
 import { experimenterKeys, Planner } from './planner.js';
 import type { InstancePlan } from './planner.js';
+import type { SecretLookup } from '../desired/secrets.js';
 
 const INSTANCE = 'instance/';
 const SSH_KEYS = 'sshkeys/';
@@ -51,6 +52,8 @@ export interface ControllerOptions {
   clock: Clock;
   leader: LeaderElector;
   env?: NodeJS.ProcessEnv;
+  /** Secrets stored through the API, for `secretRef`. */
+  secretStore?: SecretLookup;
 }
 
 interface Remembered {
@@ -87,6 +90,7 @@ export class Controller {
       config: options.config, desired: options.desired, hosts: options.hosts, now: () => this.now(),
       claims: (instance) => options.status.claims(instance),
       ...(options.env ? { env: options.env } : {}),
+      ...(options.secretStore ? { secretStore: options.secretStore } : {}),
     });
   }
 

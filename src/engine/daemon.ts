@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { rowPolicyOptions } from '../config.js';
 import type { Config, HostConfig } from '../config.js';
 import type { PostgresDesiredSource } from '../desired/postgres.js';
+import type { SecretStore } from '../desired/secret-store.js';
 import { DesiredStore, isEmptyChange } from '../desired/store.js';
 import type { DesiredChange } from '../desired/store.js';
 import { ManifestWatcher } from '../desired/watch.js';
@@ -89,6 +90,7 @@ export class Daemon {
   private watcher: ManifestWatcher | undefined;
   private pgSource: PostgresDesiredSource | undefined;
   private pool: pg.Pool | undefined;
+  private secrets: SecretStore | undefined;
   private events: EventsPublisher | undefined;
   private resync: Resync | undefined;
   private readonly stops: Array<() => Promise<void> | void> = [];
@@ -155,6 +157,7 @@ export class Daemon {
       config, desired: this.desired, hosts: this.hosts, queue: this.queue, executors: this.executors,
       status: this.status, metrics: this.metrics, logger: log, clock: this.clock, leader: this.leader,
       ...(this.options.env ? { env: this.options.env } : {}),
+      ...(this.secrets ? { secretStore: this.secrets } : {}),
     });
     await this.controller.restore();
 
@@ -175,6 +178,11 @@ export class Daemon {
         log,
         policy: rowPolicyOptions(config),
         onChange: (updates) => this.onDesiredChange(this.desired.apply(updates), 'database rows changed'),
+        onSecretsChange: (instance) => {
+          if (!this.desired.instance(instance)) return;
+          log.info({ instances: [instance], reason: 'a stored secret changed' }, 'desired state changed');
+          this.controller?.enqueueInstances([instance]);
+        },
       });
       await this.pgSource.start();
     }
@@ -239,6 +247,10 @@ export class Daemon {
       this.pool = createPool(config.postgresUrl);
       await migrate(this.pool);
       store = new PgStatusStore(this.pool);
+      if (config.secrets.keyFile) {
+        const { loadKeyring, SecretStore } = await import('../desired/secret-store.js');
+        this.secrets = new SecretStore(this.pool, await loadKeyring(config.secrets.keyFile));
+      }
     } else {
       store = await FileStatusStore.open(config.stateDir);
     }
@@ -283,6 +295,11 @@ export class Daemon {
   /** The database rows as a writable desired-state source (the HTTP API); undefined without postgresUrl or before start. */
   desiredRows(): PostgresDesiredSource | undefined {
     return this.pgSource;
+  }
+
+  /** The encrypted secrets stored through the API; undefined without postgresUrl and secrets.keyFile, or before start. */
+  secretStore(): SecretStore | undefined {
+    return this.secrets;
   }
 
   /** Rejects when the configured database does not answer (readiness). */

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { DesiredStore } from '../desired/store.js';
 import { resolveSecret } from '../desired/secrets.js';
+import type { SecretLookup } from '../desired/secrets.js';
 import { OWNERSHIP_MARKER } from '../manifest/index.js';
 import type { DeletionPolicy, Experimenter, OTreeInstance } from '../manifest/index.js';
 import type { Plan } from '../reconcile/action.js';
@@ -46,6 +47,8 @@ export interface PlannerOptions {
   env?: NodeJS.ProcessEnv;
   /** The daemon's claims of an instance (see StatusStore.claims). Without it nothing unmarked is the instance's own. */
   claims?: (instance: string) => Promise<readonly Claim[]>;
+  /** The encrypted secrets stored through the API (`secretRef`); undefined without a database and key file. */
+  secretStore?: SecretLookup;
 }
 
 /** What the planner remembers of an instance that is no longer declared. */
@@ -137,12 +140,17 @@ export class Planner {
   }
 
   private async secretsFor(instance: OTreeInstance): Promise<{ adminPassword: string; restKey?: string }> {
-    const env = this.options.env ?? process.env;
+    const { config, secretStore } = this.options;
     const name = instance.metadata.name;
-    const adminPassword = await resolveSecret(instance.spec.otree.adminPassword, { field: `instance ${name} spec.otree.adminPassword`, env });
-    const restKey = instance.spec.otree.restKey
-      ? await resolveSecret(instance.spec.otree.restKey, { field: `instance ${name} spec.otree.restKey`, env })
-      : undefined;
+    const context = (field: string) => ({
+      field: `instance ${name} spec.otree.${field}`,
+      env: this.options.env ?? process.env,
+      limits: { dirs: config.secrets.dirs, maxBytes: config.secrets.maxBytes },
+      instance: name,
+      ...(secretStore ? { store: secretStore } : {}),
+    });
+    const adminPassword = await resolveSecret(instance.spec.otree.adminPassword, context('adminPassword'));
+    const restKey = instance.spec.otree.restKey ? await resolveSecret(instance.spec.otree.restKey, context('restKey')) : undefined;
     return restKey !== undefined ? { adminPassword, restKey } : { adminPassword };
   }
 }

@@ -12,6 +12,8 @@ import type { Kind } from '../manifest/index.js';
 import { requireBearer } from './auth.js';
 import { ApiError, apiIssues, notFound } from './errors.js';
 import { listItem, objectView, orphanItem, planView } from './views.js';
+import { actorOf, registerSecretsApi, storeInlineSecrets } from './secrets.js';
+import type { SecretsApiStore } from './secrets.js';
 
 /** What the API reads of the desired state. */
 export type DesiredView = Pick<DesiredStore, 'instance' | 'experimenter' | 'instances' | 'experimenters' | 'heldBack' | 'issuesFor'>;
@@ -42,6 +44,8 @@ export interface ApiDeps {
   databaseConfigured: boolean;
   /** Undefined: writes are disabled. */
   token: string | undefined;
+  /** The encrypted secret store; undefined (or absent) without postgresUrl and secrets.keyFile, or before start. */
+  secrets?: () => SecretsApiStore | undefined;
 }
 
 const KIND_OF = { instances: 'OTreeInstance', experimenters: 'Experimenter' } as const satisfies Record<string, Kind>;
@@ -118,6 +122,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     }
   };
 
+  const secretsContext = { store: () => deps.secrets?.(), databaseConfigured: deps.databaseConfigured };
+  registerSecretsApi(app, { ...secretsContext, authorize, authorOf, refuseFileObjects });
 
   // Reads.
   app.get('/api/v1/instances', async () => {
@@ -175,7 +181,10 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       const rows = writableRows();
       const { spec: sent, labels } = checkedBody(request.body, kind, name);
       refuseFileObjects(kind, name);
-      const spec = kind === 'OTreeInstance' ? keepMaskedEnv(sent, desired.instance(name)?.declared.object.spec.env ?? {}) : sent;
+      // Masked env values sent back keep their stored values; inline secret values go to the encrypted store
+      // and the row only names them.
+      const unmasked = kind === 'OTreeInstance' ? keepMaskedEnv(sent, desired.instance(name)?.declared.object.spec.env ?? {}) : sent;
+      const spec = kind === 'OTreeInstance' ? await storeInlineSecrets(unmasked, name, secretsContext, actorOf(request, author)) : sent;
       const result = await rows.upsert(kind, name, spec, labels, author);
       if (!result.ok) throw invalid(kind, name, result.issues);
       return { name, generation: result.generation };

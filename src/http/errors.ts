@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'MethodNotAllowed'
   | 'Conflict'
   | 'NoDatabase'
+  | 'NoSecretStore'
   | 'PayloadTooLarge'
   | 'UnsupportedMediaType'
   | 'Invalid'

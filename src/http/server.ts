@@ -95,6 +95,7 @@ export function daemonDeps(daemon: Daemon, token: string | undefined): HttpDeps 
       }
       : undefined),
     rows: () => daemon.desiredRows(),
+    secrets: () => daemon.secretStore(),
     databaseConfigured: config.postgresUrl !== undefined,
     token,
     readiness: readinessChecker({

@@ -43,6 +43,7 @@ export const ISSUE_CODES = {
   OTREE5_WORKER_UNUSED: { severity: 'warning', meaning: 'oTree 5 has no worker process to run.' },
   OTREE3_WORKER_MISSING: { severity: 'warning', meaning: 'oTree 3 runs bots and page timeouts in its worker process.' },
   SECRET_INLINE: { severity: 'warning', meaning: 'A secret is written into the manifest as a value.' },
+  SECRET_NAME_INVALID: { severity: 'error', meaning: 'A secretRef is not a valid secret name.' },
   DUPLICATE_NAME: { severity: 'error', meaning: 'Two manifests declare the same kind and name.' },
   DOMAIN_DUPLICATE: { severity: 'error', meaning: 'Two instances claim the same domain.' },
   OWNER_UNDECLARED: { severity: 'error', meaning: 'An instance names an owner with no Experimenter manifest.' },

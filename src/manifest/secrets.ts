@@ -12,7 +12,7 @@ export function secretRefs(object: ManifestObject): { path: string; ref: SecretR
   return found;
 }
 
-/** A copy of `ref` that is safe to print: `value` secrets are masked, file and variable names stay. */
+/** A copy of `ref` that is safe to print: `value` secrets are masked; file, variable and stored-secret names stay. */
 export function maskSecretRef(ref: SecretRef): SecretRef {
   return 'value' in ref ? { value: SECRET_MASK } : { ...ref };
 }

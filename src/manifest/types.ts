@@ -12,7 +12,8 @@ export interface ObjectMeta {
 }
 
 /** A secret is never written inline in status, logs or plans; `value` is allowed but warned about. */
-export type SecretRef = { fromFile: string } | { fromEnv: string } | { value: string };
+/** `secretRef` names a secret of the same instance stored encrypted in the database (through the API). */
+export type SecretRef = { fromFile: string } | { fromEnv: string } | { value: string } | { secretRef: string };
 
 export type InstanceState = 'running' | 'stopped';
 export type AuthLevel = 'STUDY' | 'DEMO' | 'OFF';

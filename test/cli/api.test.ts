@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import type { Config } from '../../src/config.js';
+import { newKeyLine } from '../../src/desired/secret-store.js';
 import { DesiredStore } from '../../src/desired/store.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import { createLogger } from '../../src/engine/logger.js';
@@ -25,7 +26,6 @@ import { otm } from './support.js';
 
 const TOKEN = randomBytes(24).toString('hex');
 const PASSWORD_ENV = 'OTM_CLI_TEST_ADMIN_PASSWORD';
-const ROW_PASSWORD = 'row-password-Tq93';
 
 let db: TestDatabase;
 let work: string;
@@ -67,8 +67,8 @@ function settled(name: string, generation: number): Promise<InstanceStatus> {
   }, 90_000, 250);
 }
 
-/** An instance as a file declares it (the daemon reads its environment), or as `otm apply` sends it (rows may not). */
-function instanceYaml(name: string, extra = '', adminPassword = `{ value: ${ROW_PASSWORD} }`): string {
+/** Instances written through the API name a stored secret (the API refuses fromEnv); files may use fromEnv. */
+function instanceYaml(name: string, extra = '', secret = '{ secretRef: adminPassword }'): string {
   return `apiVersion: otree-manager/v1
 kind: OTreeInstance
 metadata:
@@ -76,7 +76,7 @@ metadata:
 spec:
   owner: alice
   otree:
-    adminPassword: ${adminPassword}
+    adminPassword: ${secret}
   source: { image: { ref: otm-standin/otree:1 } }
 ${extra}`;
 }
@@ -101,6 +101,8 @@ before(async () => {
   await writeFile(path.join(manifests, 'from-file.yaml'), instanceYaml('from-file', '', `{ fromEnv: ${PASSWORD_ENV} }`));
   tokenFile = path.join(work, 'token');
   await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const keyFile = path.join(work, 'secret-key');
+  await writeFile(keyFile, `${newKeyLine('k1')}\n`, { mode: 0o600 });
   const { config, issues } = parseConfig(JSON.stringify({
     hosts: [{ name: 'local', transport: { type: 'local', dokkuPath: SIM_BIN } }],
     manifestsDir: manifests,
@@ -108,6 +110,7 @@ before(async () => {
     backupDir: path.join(work, 'backups'),
     postgresUrl: db.url,
     http: { listen: '127.0.0.1:0', tokenFile },
+    secrets: { keyFile },
     queue: { concurrency: 2, mutationsPerSecond: 50, burst: 50, backoffBaseMs: 200, backoffMaxMs: 2000 },
     resync: { schedule: '0 */10 * * * *', jitterPercent: 0 },
     drainSeconds: 5,
@@ -117,6 +120,7 @@ before(async () => {
   const logger = createLogger({ level: 'warn' });
   daemon = new Daemon({ config: config as unknown as Config, logger, env: { ...process.env, [PASSWORD_ENV]: 'cli-test-password' }, dokkuEnv: sim.env, docker: 'off' });
   await daemon.start();
+  await daemon.secretStore()!.set('alice-study', 'adminPassword', 'cli-test-password', { actor: 'test' });
   http = await startHttp(daemon, config as unknown as Config, logger);
   server = http.url;
 });
@@ -243,7 +247,8 @@ describe('otm against a running daemon', () => {
     assert.doesNotMatch(run.stdout, /do-not-print-me/);
     assert.match(run.stdout, /^Name:\s+inline-secret\n/);
     assert.match(run.stdout, /\nDeclared in:\s+row:\S+\n/);
-    assert.match(run.stdout, /\n {2}Admin password:\s+inline \*{8}\n/);
+    // The inline value went to the encrypted store; the row names it.
+    assert.match(run.stdout, /\n {2}Admin password:\s+stored secret adminPassword \(encrypted in the database\)\n/);
     assert.match(run.stdout, /\n {2}Source:\s+image otm-standin\/otree:1\n/);
     assert.match(run.stdout, /\nConditions:\n {2}TYPE\s+STATUS\s+REASON\s+SINCE\s+MESSAGE\n {2}Ready\s+/);
     assert.match(run.stdout, /\nEvents:\n {2}TYPE\s+REASON\s+AGE\s+MESSAGE\n {2}(Normal|Warning)\s+/);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../src/config.js';
+import { newKeyLine } from '../../src/desired/secret-store.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import { createLogger } from '../../src/engine/logger.js';
 import { createHttpServer, daemonDeps } from '../../src/http/server.js';
@@ -55,10 +56,12 @@ before(async () => {
   await mkdir(manifestsDir);
   const tokenFile = join(work, 'token');
   await writeFile(tokenFile, TOKEN, { mode: 0o600 });
+  const secretKeyFile = join(work, 'secret-key');
+  await writeFile(secretKeyFile, `${newKeyLine('k1')}\n`, { mode: 0o600 });
   const { config, issues } = parseConfig(JSON.stringify({
     hosts: [{ name: 'local', transport: { type: 'local', dokkuPath: SIM_BIN } }],
     manifestsDir, stateDir: join(work, 'state'), backupDir: join(work, 'backups'),
-    postgresUrl: db.url, baseDomain: BASE_DOMAIN,
+    postgresUrl: db.url, baseDomain: BASE_DOMAIN, secrets: { keyFile: secretKeyFile },
     http: { listen: '127.0.0.1:0', tokenFile, publicHost: PUBLIC_HOST },
     prune: true,
     queue: { concurrency: 2, mutationsPerSecond: 50, burst: 50, backoffBaseMs: 100, backoffMaxMs: 1000 },

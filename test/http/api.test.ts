@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../src/config.js';
+import { newKeyLine } from '../../src/desired/secret-store.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import { createLogger } from '../../src/engine/logger.js';
 import { createHttpServer, daemonDeps, routesOf } from '../../src/http/server.js';
@@ -93,7 +94,7 @@ async function call(method: string, path: string, options: { token?: string | nu
 }
 
 interface InstanceRow {
-  spec: { otree: { adminPassword: { value?: string } }; restart: { generation: number }; resetDatabase: { generation: number }; env: Record<string, string> };
+  spec: { otree: { adminPassword: { value?: string; secretRef?: string } }; restart: { generation: number }; resetDatabase: { generation: number }; env: Record<string, string> };
   generation: string;
   deleted_at: Date | null;
   updated_by: string;
@@ -120,6 +121,8 @@ before(async () => {
   await writeFile(join(manifestsDir, 'lab.yaml'), FILE_MANIFESTS);
   const tokenFile = join(work, 'token');
   await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const keyFile = join(work, 'secret-key');
+  await writeFile(keyFile, `${newKeyLine('k1')}\n`, { mode: 0o600 });
   const { config, issues } = parseConfig(JSON.stringify({
     hosts: [{ name: 'local', transport: { type: 'local', dokkuPath: SIM_BIN } }],
     manifestsDir,
@@ -127,6 +130,7 @@ before(async () => {
     backupDir: join(work, 'backups'),
     postgresUrl: db.url,
     http: { listen: '127.0.0.1:0', tokenFile },
+    secrets: { keyFile },
     queue: { concurrency: 2, mutationsPerSecond: 50, burst: 50, backoffBaseMs: 100, backoffMaxMs: 1000 },
     resync: { schedule: '0 0 0 1 1 *', jitterPercent: 0 },
     log: { level: 'error' },
@@ -273,14 +277,15 @@ describe('the HTTP surface of a real daemon', () => {
     assert.deepEqual(created.json, { name: 'row-inst', generation: 1 });
     const row = await rowOf('row-inst');
     assert.equal(row?.updated_by, 'dana@lab.example.org');
-    assert.equal(row?.spec.otree.adminPassword.value, VALUE_SECRET);
+    // The inline value is stored encrypted; the row only names it.
+    assert.deepEqual(row?.spec.otree.adminPassword, { secretRef: 'adminPassword' });
 
     const view = await waitFor('row-inst to be reconciled', async () => {
       const reply = await call('GET', '/api/v1/instances/row-inst');
       return reply.json.status?.observedGeneration === 1 && reply.json.status.conditions.some((c: { type: string; status: string }) => c.type === 'Reconciling' && c.status === 'False') ? reply.json : undefined;
     }, 30_000);
     assert.equal(view.source, 'row:instances/row-inst');
-    assert.deepEqual((view.object?.spec as OTreeInstanceSpec).otree.adminPassword, { value: '********' });
+    assert.deepEqual((view.object?.spec as OTreeInstanceSpec).otree.adminPassword, { secretRef: 'adminPassword' });
     assert.ok((view.events ?? []).length > 0);
     assert.equal(await simConfig('row-inst', 'OTM_MANAGED'), 'true');
 

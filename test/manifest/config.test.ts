@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       rows: { allowedDomains: [] },
       prune: false,
       drainSeconds: 30,
+      secrets: { dirs: ['/etc/otree-manager/secrets'], maxBytes: 65536 },
       log: { level: 'info' },
     });
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.hosts[0]?.transport));
@@ -102,7 +103,7 @@ describe('resolveSecret', () => {
   it('reads a file without its trailing newline, an environment variable, or the inline value', async () => {
     const file = path.join(root, 'pw');
     await writeFile(file, 'correct horse\n');
-    assert.equal(await resolveSecret({ fromFile: file }, { field: 'a spec.otree.adminPassword' }), 'correct horse');
+    assert.equal(await resolveSecret({ fromFile: file }, { field: 'a spec.otree.adminPassword', limits: { dirs: [root], maxBytes: 65536 } }), 'correct horse');
     assert.equal(await resolveSecret({ fromEnv: 'PW' }, { field: 'a', env: { PW: 'from-env' } }), 'from-env');
     assert.equal(await resolveSecret({ value: 'inline' }, { field: 'a' }), 'inline');
   });
@@ -113,11 +114,11 @@ describe('resolveSecret', () => {
       message: 'alice-pgg spec.otree.adminPassword: environment variable NOT_SET is not set for the daemon; set it (e.g. in the systemd unit\'s EnvironmentFile) or use fromFile',
     });
     const missing = path.join(root, 'missing-pw');
-    await assert.rejects(resolveSecret({ fromFile: missing }, { field: 'alice-pgg spec.otree.restKey' }), {
-      message: `alice-pgg spec.otree.restKey: cannot read secret file ${missing}: it does not exist; create it (readable by the daemon's user only) or fix fromFile`,
+    await assert.rejects(resolveSecret({ fromFile: missing }, { field: 'alice-pgg spec.otree.restKey', limits: { dirs: [root], maxBytes: 65536 } }), {
+      message: `alice-pgg spec.otree.restKey: secret file ${missing} cannot be read: it does not exist; create it (readable by the daemon's user only) or fix fromFile`,
     });
     const empty = path.join(root, 'empty-pw');
     await writeFile(empty, '\n');
-    await assert.rejects(resolveSecret({ fromFile: empty }, { field: 'x' }), (error: unknown) => error instanceof SecretError && /is empty/.test(error.message));
+    await assert.rejects(resolveSecret({ fromFile: empty }, { field: 'x', limits: { dirs: [root], maxBytes: 65536 } }), (error: unknown) => error instanceof SecretError && /is empty/.test(error.message));
   });
 });

@@ -7,11 +7,12 @@ import { mkdtemp, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { parseKeyFile } from '../../src/desired/secret-store.js';
 
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, '../..');
 
-test('scripts/install.sh stages the program, unit, user, directories and a token that is kept on reinstall', { timeout: 600_000 }, async (t) => {
+test('scripts/install.sh stages the program, unit, user, directories a token and a secret key that are kept on reinstall', { timeout: 600_000 }, async (t) => {
   const dest = await mkdtemp(join(tmpdir(), 'otm-install-'));
   t.after(() => rm(dest, { recursive: true, force: true }));
   const env = { ...process.env, DESTDIR: dest };
@@ -35,6 +36,12 @@ test('scripts/install.sh stages the program, unit, user, directories and a token
   assert.equal(await mode('api-token'), 0o640);
   const token = await readFile(join(dest, 'etc/otree-manager/api-token'), 'utf8');
   assert.match(token, /^[0-9a-f]{64}$/);
+  // The key of the encrypted secret store: one valid key, not readable by others, named by the configuration.
+  assert.equal(await mode('secrets.key'), 0o640);
+  const keyText = await readFile(join(dest, 'etc/otree-manager/secrets.key'), 'utf8');
+  assert.match(keyText, /^k\d{8}:[A-Za-z0-9+/]{43}=\n$/);
+  assert.equal(parseKeyFile(keyText, 'secrets.key').primary.key.length, 32);
+  assert.match(await readFile(join(dest, 'etc/otree-manager/config.yaml'), 'utf8'), /^secrets: \{ dirs: \[\/etc\/otree-manager\/secrets\], keyFile: \/etc\/otree-manager\/secrets\.key \}$/m);
 
   // The configuration it writes is valid for the installed program.
   const config = join(dest, 'etc/otree-manager/config.yaml');
@@ -44,4 +51,5 @@ test('scripts/install.sh stages the program, unit, user, directories and a token
   // A second install keeps the admin's token and configuration.
   await run('bash', [join(repo, 'scripts/install.sh')], { env, cwd: repo });
   assert.equal(await readFile(join(dest, 'etc/otree-manager/api-token'), 'utf8'), token);
+  assert.equal(await readFile(join(dest, 'etc/otree-manager/secrets.key'), 'utf8'), keyText);
 });

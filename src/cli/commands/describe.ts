@@ -19,6 +19,7 @@ function field(label: string, value: string, indent = ''): string {
 function secretText(ref: SecretRef): string {
   if ('fromFile' in ref) return `from file ${ref.fromFile}`;
   if ('fromEnv' in ref) return `from environment variable ${ref.fromEnv}`;
+  if ('secretRef' in ref) return `stored secret ${ref.secretRef} (encrypted in the database)`;
   return `inline ${ref.value}`;
 }
 

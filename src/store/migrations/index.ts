@@ -2,6 +2,7 @@
 // (its checksum is recorded), a new change is a new file.
 import type { Migration } from '../migrate.js';
 import { init } from './0001_init.js';
+import { secrets } from './0002_secrets.js';
 import { claims } from './0003_claims.js';
 
-export const MIGRATIONS: readonly Migration[] = [init, claims];
+export const MIGRATIONS: readonly Migration[] = [init, secrets, claims];

@@ -1,0 +1,163 @@
+// Secrets written through the API: write-only (PUT, DELETE), listed by name only, and revealed only by
+// an explicit, audited POST. Values are stored encrypted (SecretStore); no response, log line or error
+// carries one except the reveal's answer. Only instances that are database rows have stored secrets:
+// a manifest file names its secrets itself (fromFile, fromEnv).
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Actor } from '../desired/secret-store.js';
+import type { Kind, SecretRef } from '../manifest/index.js';
+import { makeIssue, SECRET_MASK } from '../manifest/index.js';
+import { ApiError, apiIssues } from './errors.js';
+
+/** What the routes use of SecretStore. */
+export interface SecretsApiStore {
+  set(instance: string, name: string, value: string, by: Actor, details?: Record<string, unknown>): Promise<Date>;
+  get(instance: string, name: string): Promise<string | undefined>;
+  reveal(instance: string, name: string, by: Actor): Promise<string | undefined>;
+  delete(instance: string, name: string, by: Actor): Promise<boolean>;
+  list(instance: string): Promise<{ name: string; updatedAt: Date; updatedBy: string }[]>;
+}
+
+export interface SecretsApiContext {
+  /** Undefined: no secret store (no database or no secrets.keyFile), or not started yet. */
+  store(): SecretsApiStore | undefined;
+  databaseConfigured: boolean;
+  authorize(request: FastifyRequest): Promise<void>;
+  authorOf(request: FastifyRequest): string;
+  refuseFileObjects(kind: Kind, name: string): void;
+}
+
+/** The secret fields of an instance spec, by their name in the store. */
+export const SECRET_FIELDS = ['adminPassword', 'restKey'] as const;
+
+const SECRET_PARAMS = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' },
+    secret: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]{0,62}$' },
+  },
+  required: ['name', 'secret'],
+} as const;
+const NAME_PARAMS = { type: 'object', properties: { name: SECRET_PARAMS.properties.name }, required: ['name'] } as const;
+
+/** Longer than any password or key; short enough that nobody stores a file here. */
+export const MAX_SECRET_LENGTH = 4096;
+
+type SecretRoute = { Params: { name: string; secret: string } };
+
+export function actorOf(request: FastifyRequest, author: string): Actor {
+  return { actor: author, clientAddress: request.ip, authMethod: 'token' };
+}
+
+export function requireStore(context: Pick<SecretsApiContext, 'store' | 'databaseConfigured'>): SecretsApiStore {
+  if (!context.databaseConfigured) {
+    throw new ApiError(409, 'NoDatabase', 'secrets can only be stored when postgresUrl is configured; manifest files name their secrets with fromFile or fromEnv');
+  }
+  const store = context.store();
+  if (store === undefined) {
+    throw new ApiError(409, 'NoSecretStore', 'no secret store: set secrets.keyFile in the configuration to a key file (`make install` creates one) and restart the daemon; if it is set, the daemon is still starting');
+  }
+  return store;
+}
+
+/** The value of a PUT body: `{value}` as sent, or `{generate: true}`: 32 random bytes, base64url. */
+function valueOf(body: unknown): { value: string; generated: boolean } {
+  const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
+  const keys = Object.keys(b);
+  if (keys.length === 1 && b.generate === true) return { value: randomBytes(32).toString('base64url'), generated: true };
+  if (keys.length === 1 && typeof b.value === 'string' && b.value.length > 0 && b.value.length <= MAX_SECRET_LENGTH) return { value: b.value, generated: false };
+  throw new ApiError(400, 'BadRequest', `send either {"value": "<the secret, 1 to ${MAX_SECRET_LENGTH} characters>"} or {"generate": true}, nothing else`);
+}
+
+export function registerSecretsApi(app: FastifyInstance, context: SecretsApiContext): void {
+  const { authorize } = context;
+  const prepare = (request: FastifyRequest<SecretRoute> | FastifyRequest<{ Params: { name: string } }>): { store: SecretsApiStore; by: Actor } => {
+    const by = actorOf(request, context.authorOf(request));
+    const store = requireStore(context);
+    context.refuseFileObjects('OTreeInstance', request.params.name);
+    return { store, by };
+  };
+
+  app.get<{ Params: { name: string } }>('/api/v1/instances/:name/secrets', { schema: { params: NAME_PARAMS }, onRequest: authorize }, async (request) => {
+    const { store } = prepare(request);
+    const items = await store.list(request.params.name);
+    return { items: items.map((i) => ({ secret: i.name, updatedAt: i.updatedAt.toISOString(), updatedBy: i.updatedBy })) };
+  });
+
+  app.put<SecretRoute>('/api/v1/instances/:name/secrets/:secret', { schema: { params: SECRET_PARAMS }, onRequest: authorize }, async (request) => {
+    const { name, secret } = request.params;
+    const { store, by } = prepare(request);
+    const { value, generated } = valueOf(request.body);
+    const updatedAt = await store.set(name, secret, value, by, { generated });
+    return { name, secret, updatedAt: updatedAt.toISOString() };
+  });
+
+  app.delete<SecretRoute>('/api/v1/instances/:name/secrets/:secret', { schema: { params: SECRET_PARAMS }, onRequest: authorize }, async (request) => {
+    const { name, secret } = request.params;
+    const { store, by } = prepare(request);
+    if (!(await store.delete(name, secret, by))) throw new ApiError(404, 'NotFound', `instance "${name}" has no stored secret ${secret}`);
+    return { name, secret, deleted: true };
+  });
+
+  app.post<SecretRoute>('/api/v1/instances/:name/secrets/:secret/reveal', { schema: { params: SECRET_PARAMS }, onRequest: authorize }, async (request, reply) => {
+    const { name, secret } = request.params;
+    const { store, by } = prepare(request);
+    const value = await store.reveal(name, secret, by);
+    if (value === undefined) throw new ApiError(404, 'NotFound', `instance "${name}" has no stored secret ${secret}`);
+    void reply.header('cache-control', 'no-store');
+    return { value };
+  });
+}
+
+/**
+ * For the PUT of an instance row: refuses `fromFile`/`fromEnv` (422 naming the field), stores every
+ * inline `{value}` encrypted and returns a copy of the spec that names it as `{secretRef}` instead, so
+ * no plaintext is written into otm.instances.
+ */
+export async function storeInlineSecrets(
+  spec: unknown,
+  name: string,
+  context: Pick<SecretsApiContext, 'store' | 'databaseConfigured'>,
+  by: Actor,
+): Promise<unknown> {
+  const otree = (spec as { otree?: Record<string, SecretRef | undefined> } | undefined)?.otree;
+  if (!otree) return spec;
+  const origin = { source: `api:${name}`, line: 0, column: 0 };
+  const refused = SECRET_FIELDS.flatMap((field) => {
+    const ref = otree[field];
+    if (ref === undefined) return [];
+    if ('fromFile' in ref) return [`spec.otree.${field}.fromFile`];
+    if ('fromEnv' in ref) return [`spec.otree.${field}.fromEnv`];
+    return [];
+  });
+  if (refused.length > 0) {
+    // The row policy's own code: the same refusal as for a row written straight into the database.
+    const issues = refused.map((path) => makeIssue('ROW_SECRET_SOURCE', origin, path,
+      `fromFile and fromEnv are for manifest files only; send {"value": "..."} (stored encrypted) or set the secret with PUT /api/v1/instances/${name}/secrets/<secret> and write {"secretRef": "<secret>"}`));
+    throw new ApiError(422, 'Invalid', `OTreeInstance "${name}" names a secret by file or environment variable (${refused.join(', ')}); nothing was written`, apiIssues(issues));
+  }
+  const masked = SECRET_FIELDS.filter((field) => {
+    const ref = otree[field];
+    return ref !== undefined && 'value' in ref && ref.value === SECRET_MASK;
+  });
+  if (masked.length > 0) {
+    // A spec sent back as a read showed it: storing the mask as the password would lock the owner out.
+    const issues = masked.map((field) => makeIssue('FIELD_INVALID', origin, `spec.otree.${field}.value`, `"${SECRET_MASK}" is the mask reads show, not a secret; send the real value or {"secretRef": "${field}"}`));
+    throw new ApiError(422, 'Invalid', `OTreeInstance "${name}" sends the mask as a secret; nothing was written`, apiIssues(issues));
+  }
+  const inline = SECRET_FIELDS.filter((field) => {
+    const ref = otree[field];
+    return ref !== undefined && 'value' in ref;
+  });
+  if (inline.length === 0) return spec;
+  const store = requireStore(context);
+  const copy = structuredClone(spec) as { otree: Record<string, SecretRef> };
+  for (const field of inline) {
+    const value = (otree[field] as { value: string }).value;
+    // `otm apply` of an unchanged manifest sends the value again: an equal value is not a change (no write, no restart).
+    const current = await store.get(name, field).catch(() => undefined);
+    if (current !== value) await store.set(name, field, value, by, { from: `spec.otree.${field}` });
+    copy.otree[field] = { secretRef: field };
+  }
+  return copy;
+}
