@@ -38,6 +38,8 @@ describe('crash safety end to end', { timeout: 600_000 }, () => {
     }
     running = lab.spawnDaemon();
     const daemon = running;
+    // The kills may have left it converged already: this daemon must be up before it is judged and stopped.
+    await daemon.started();
     await waitFor('convergence after the kills', async () => (done(await lab.statusFile()) ? true : undefined), 240_000, 500)
       .catch((err: Error) => { throw new Error(`${err.message}\n${daemon.output()}`); });
     assert.equal(await daemon.kill('SIGTERM'), 0, 'the daemon stops cleanly on SIGTERM');

@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import { createLogger } from '../../src/engine/logger.js';
 import { ROOT_LABEL } from '../dokku-sim/containers.js';
+import { STARTED_LINE } from './started.js';
 
 const [configFile, rootId] = process.argv.slice(2);
 if (!configFile || !rootId) throw new Error('usage: daemon-process.ts <config file> <simulator root id>');
@@ -17,3 +18,5 @@ process.once('SIGTERM', () => {
   void started.then(() => daemon.stop()).finally(() => process.exit(0));
 });
 await started;
+// Tests that must not stop a daemon before it is up wait for this line (DaemonProcess.started()).
+process.stdout.write(`${STARTED_LINE}\n`);

@@ -19,6 +19,7 @@ import type { InstanceStatus } from '../../src/engine/status.js';
 import { parseConfig } from '../../src/manifest/index.js';
 import type { OTreeInstanceSpec } from '../../src/manifest/index.js';
 import { ROOT_LABEL } from '../dokku-sim/containers.js';
+import { STARTED_LINE } from './started.js';
 import { newSimRoot, readInvocations, readSimState, webPort } from '../dokku-sim/client.js';
 import type { Invocation, SimRoot } from '../dokku-sim/client.js';
 import { rootIdOf } from '../dokku-sim/state.js';
@@ -252,6 +253,7 @@ export class DaemonProcess {
   readonly child: ChildProcess;
   private readonly exited: Promise<number | null>;
   private stderr = '';
+  private readonly up: Promise<void>;
 
   constructor(lab: Lab) {
     this.child = spawn(process.execPath, ['--import', 'tsx', DAEMON_PROCESS, lab.configFile, rootIdOf(lab.sim.root)], {
@@ -265,6 +267,16 @@ export class DaemonProcess {
     this.child.stdout!.on('data', keep);
     this.child.stderr!.on('data', keep);
     this.exited = new Promise((r) => this.child.once('exit', (code) => r(code)));
+    this.up = new Promise((resolve, reject) => {
+      this.child.stdout!.on('data', () => { if (this.stderr.includes(STARTED_LINE)) resolve(); });
+      void this.exited.then((code) => reject(new Error(`the daemon exited (${code}) before it had started:\n${this.stderr}`)));
+    });
+    this.up.catch(() => undefined);
+  }
+
+  /** Resolves once the daemon has finished starting (its signal handler is in place and it has synced once). */
+  started(): Promise<void> {
+    return this.up;
   }
 
   get pid(): number {

@@ -37,5 +37,5 @@ export async function insertInstance(pool: pg.Pool | pg.Client, name: string, ow
 }
 
 export function instanceSpec(owner: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { owner, otree: { adminPassword: { value: `pw-${owner}-secret` } }, ...extra };
+  return { owner, otree: { adminPassword: { secretRef: 'adminPassword' } }, ...extra };
 }
