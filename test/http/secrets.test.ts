@@ -179,7 +179,7 @@ describe('secrets through the API', () => {
       const reply = await call('PUT', '/api/v1/instances/hostile', { body: instance('hostile', { adminPassword: { value: FIRST }, restKey: ref }) });
       assert.equal(reply.status, 422, reply.text);
       assert.equal(reply.json.error.code, 'Invalid');
-      assert.deepEqual(reply.json.error.issues.map((i: { path: string; code: string }) => [i.path, i.code]), [['spec.otree.restKey.fromEnv', 'ROW_SECRET_SOURCE']]);
+      assert.deepEqual(reply.json.error.issues.map((i: { path: string; code: string }) => [i.path, i.code]), [[`spec.otree.restKey.${Object.keys(ref)[0]}`, 'ROW_SECRET_SOURCE']]);
     }
     assert.equal((await db.pool.query("SELECT count(*) AS n FROM otm.instances WHERE name = 'hostile'")).rows[0].n, '0');
     assert.equal((await db.pool.query("SELECT count(*) AS n FROM otm.secrets WHERE instance = 'hostile'")).rows[0].n, '0');

@@ -25,7 +25,7 @@ const MANIFEST = {
   apiVersion: 'otree-manager/v1',
   kind: 'OTreeInstance',
   metadata: { name: 'api-inst' },
-  spec: { owner: 'dana', otree: { adminPassword: { fromEnv: 'API_INST_PASSWORD' } } },
+  spec: { owner: 'dana', otree: { adminPassword: { secretRef: 'adminPassword' } } },
 };
 
 interface Write {

@@ -150,7 +150,7 @@ const cases: Case[] = [
   {
     title: 'secret with two origins',
     text: instance('  otree:\n    adminPassword: { fromEnv: PW, fromFile: /x }'),
-    issues: [['m.yaml:8:20 spec.otree.adminPassword: must set exactly one of fromFile, fromEnv, value (got 2)', 'FIELD_ONE_OF']],
+    issues: [['m.yaml:8:20 spec.otree.adminPassword: must set exactly one of fromFile, fromEnv, value, secretRef (got 2)', 'FIELD_ONE_OF']],
   },
   {
     title: 'timestamp that is not RFC 3339',
