@@ -8,19 +8,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
-import { API_VERSION, checkDocument, makeIssue, rowPolicyProblems } from '../manifest/index.js';
-import type { Kind, ManifestIssue, Origin, ParseResult, RowPolicyOptions } from '../manifest/index.js';
+import { makeIssue } from '../manifest/index.js';
+import type { Kind, ManifestIssue, ParseResult, RowPolicyOptions } from '../manifest/index.js';
 import { ExponentialBackoff } from '../engine/backoff.js';
 import type { BackoffOptions } from '../engine/backoff.js';
 import { connectionConfig } from '../store/pool.js';
+import { KINDS, rowOrigin, TABLES, validateRow } from './rows.js';
+import type { DesiredTable } from './rows.js';
 import type { SourceSnapshot, SourceUpdate } from './store.js';
 
 export const DESIRED_CHANNEL = 'otm_desired';
-
-export type DesiredTable = 'instances' | 'experimenters';
-
-const TABLES: Record<Kind, DesiredTable> = { OTreeInstance: 'instances', Experimenter: 'experimenters' };
-const KINDS: Record<DesiredTable, Kind> = { instances: 'OTreeInstance', experimenters: 'Experimenter' };
 
 /** Pino loggers fit this. */
 export interface SourceLog {
@@ -49,9 +46,6 @@ export interface PostgresDesiredSourceOptions {
 
 export type WriteResult = { ok: true; generation: number } | { ok: false; issues: ManifestIssue[] };
 
-export function rowOrigin(table: DesiredTable, name: string): Origin {
-  return { source: `row:${table}/${name}`, line: 0, column: 0 };
-}
 
 interface DesiredRow {
   name: string;
@@ -84,20 +78,6 @@ const SELECT_ROWS = (table: DesiredTable) => `
 
 const LISTENER_KEY = 'listen';
 
-/**
- * Validates a row as the manifest document it stands for (on a copy: defaults are filled in place), then
- * against the row policy: a row that breaks it is rejected like an invalid one.
- */
-export function validateRow(table: DesiredTable, name: string, spec: unknown, labels: unknown, policy: RowPolicyOptions = {}): ParseResult {
-  const origin = rowOrigin(table, name);
-  const document = structuredClone({ apiVersion: API_VERSION, kind: KINDS[table], metadata: { name, labels }, spec });
-  const result = checkDocument(document, origin, () => origin);
-  const object = result.objects[0]?.object;
-  if (object?.kind !== 'OTreeInstance') return result;
-  const refused = rowPolicyProblems(object, policy).map((p) => makeIssue(p.code, origin, p.path, p.message));
-  if (refused.length === 0) return result;
-  return { objects: [], issues: [...result.issues, ...refused], rejected: [{ kind: KINDS[table], name, origin }] };
-}
 
 export class PostgresDesiredSource {
   /** What each live row declares, by source name. */
@@ -305,11 +285,16 @@ export class PostgresDesiredSource {
     );
   }
 
+  /** The row as this source will read it: schema and row policy. */
+  validate(kind: Kind, name: string, spec: unknown, labels: Record<string, string>): ParseResult {
+    return validateRow(TABLES[kind], name, spec, labels, this.options.policy);
+  }
+
   /** Creates or replaces a row (undeleting it); refused without writing when the spec is invalid. */
   async upsert(kind: Kind, name: string, spec: unknown, labels: Record<string, string>, author: string): Promise<WriteResult> {
     const table = TABLES[kind];
     requireAuthor(author);
-    const { objects, issues } = validateRow(table, name, spec, labels, this.options.policy);
+    const { objects, issues } = this.validate(kind, name, spec, labels);
     if (objects.length === 0) return { ok: false, issues };
     const { rows } = await this.options.pool.query<{ generation: string }>(
       `INSERT INTO otm.${table} (name, spec, labels, created_by, updated_by) VALUES ($1, $2, $3, $4, $4)

@@ -89,6 +89,25 @@ export class DesiredStore {
     return this.recompute();
   }
 
+  /**
+   * The issues `source` would have, and whether its objects would be held back, if it declared
+   * `snapshot` now: the same checks against everything else that apply() runs, on a copy, so nothing
+   * changes. The API asks this before it writes a row, to refuse what the controller would only reject.
+   */
+  trial(source: string, snapshot: SourceSnapshot): { issues: ManifestIssue[]; heldBack: RejectedObject[] } {
+    const copy = new DesiredStore(this.options);
+    for (const [key, state] of this.sourceStates) copy.sourceStates.set(key, state);
+    for (const [key, holders] of this.claims) copy.claims.set(key, new Map(holders));
+    copy.claimSeq = this.claimSeq;
+    copy.effective = new Map(this.effective);
+    for (const [key, generation] of this.generations) copy.generations.set(key, generation);
+    copy.apply([{ source, snapshot }]);
+    return {
+      issues: copy.issuesBySource.get(source) ?? [],
+      heldBack: copy.heldBack().filter((r) => snapshot.objects.some((o) => o.object.kind === r.kind && o.object.metadata.name === r.name)),
+    };
+  }
+
   instance(name: string): StoredObject<OTreeInstance> | undefined {
     return this.effective.get(keyOf('OTreeInstance', name)) as StoredObject<OTreeInstance> | undefined;
   }

@@ -4,22 +4,25 @@
 // business. Manifest files stay read-only here: an object a file declares is edited in the file.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DesiredStore } from '../desired/store.js';
+import { rowOrigin } from '../desired/rows.js';
 import type { WriteResult } from '../desired/postgres.js';
 import type { InstancePlan } from '../engine/planner.js';
 import type { InstanceStatus, StatusStore } from '../engine/status.js';
 import { API_VERSION, checkDocument, SECRET_MASK } from '../manifest/index.js';
-import type { Kind } from '../manifest/index.js';
+import type { Kind, ParseResult } from '../manifest/index.js';
 import { requireBearer } from './auth.js';
 import { ApiError, apiIssues, notFound } from './errors.js';
 import { listItem, objectView, orphanItem, planView } from './views.js';
-import { actorOf, registerSecretsApi, storeInlineSecrets } from './secrets.js';
+import { actorOf, registerSecretsApi, splitInlineSecrets, storeInlineSecrets } from './secrets.js';
 import type { SecretsApiStore } from './secrets.js';
 
 /** What the API reads of the desired state. */
-export type DesiredView = Pick<DesiredStore, 'instance' | 'experimenter' | 'instances' | 'experimenters' | 'heldBack' | 'issuesFor'>;
+export type DesiredView = Pick<DesiredStore, 'instance' | 'experimenter' | 'instances' | 'experimenters' | 'heldBack' | 'issuesFor' | 'trial'>;
 
 /** Writes to the desired-state rows (PostgresDesiredSource). */
 export interface DesiredRows {
+  /** The row as the controller will read it: its schema and the row policy (no cross-object checks). */
+  validate(kind: Kind, name: string, spec: unknown, labels: Record<string, string>): ParseResult;
   upsert(kind: Kind, name: string, spec: unknown, labels: Record<string, string>, author: string): Promise<WriteResult>;
   softDelete(kind: Kind, name: string, author: string): Promise<boolean>;
   bumpGeneration(name: string, action: 'resetDatabase' | 'restart', author: string): Promise<number>;
@@ -184,7 +187,14 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       // Masked env values sent back keep their stored values; inline secret values go to the encrypted store
       // and the row only names them.
       const unmasked = kind === 'OTreeInstance' ? keepMaskedEnv(sent, desired.instance(name)?.declared.object.spec.env ?? {}) : sent;
-      const spec = kind === 'OTreeInstance' ? await storeInlineSecrets(unmasked, name, secretsContext, actorOf(request, author)) : sent;
+      const { spec, secrets } = kind === 'OTreeInstance' ? splitInlineSecrets(unmasked, name) : { spec: sent, secrets: [] };
+      // Everything the controller would reject is refused before anything is stored: the row policy, then
+      // the checks against every other object (owner, quota, domains), as the desired state stands now.
+      const checked = rows.validate(kind, name, spec, labels);
+      const trial = checked.objects.length > 0 ? desired.trial(rowOrigin(collection, name).source, checked) : undefined;
+      const refusal = [...checked.issues, ...(trial?.issues ?? [])];
+      if (checked.objects.length === 0 || trial!.heldBack.length > 0) throw invalid(kind, name, refusal);
+      await storeInlineSecrets(secrets, name, secretsContext, actorOf(request, author));
       const result = await rows.upsert(kind, name, spec, labels, author);
       if (!result.ok) throw invalid(kind, name, result.issues);
       return { name, generation: result.generation };

@@ -109,19 +109,20 @@ export function registerSecretsApi(app: FastifyInstance, context: SecretsApiCont
   });
 }
 
+/** A secret sent inline in a PUT body, to store before the row that names it is written. */
+export interface InlineSecret {
+  field: (typeof SECRET_FIELDS)[number];
+  value: string;
+}
+
 /**
- * For the PUT of an instance row: refuses `fromFile`/`fromEnv` (422 naming the field), stores every
- * inline `{value}` encrypted and returns a copy of the spec that names it as `{secretRef}` instead, so
- * no plaintext is written into otm.instances.
+ * For the PUT of an instance row: refuses `fromFile`/`fromEnv` (422 naming the field) and the mask, and
+ * returns the spec as the row stores it (every inline `{value}` named as `{secretRef}`, so no plaintext
+ * reaches otm.instances) with the values to store. Stores nothing: the row is checked first.
  */
-export async function storeInlineSecrets(
-  spec: unknown,
-  name: string,
-  context: Pick<SecretsApiContext, 'store' | 'databaseConfigured'>,
-  by: Actor,
-): Promise<unknown> {
+export function splitInlineSecrets(spec: unknown, name: string): { spec: unknown; secrets: InlineSecret[] } {
   const otree = (spec as { otree?: Record<string, SecretRef | undefined> } | undefined)?.otree;
-  if (!otree) return spec;
+  if (!otree) return { spec, secrets: [] };
   const origin = { source: `api:${name}`, line: 0, column: 0 };
   const refused = SECRET_FIELDS.flatMap((field) => {
     const ref = otree[field];
@@ -145,19 +146,28 @@ export async function storeInlineSecrets(
     const issues = masked.map((field) => makeIssue('FIELD_INVALID', origin, `spec.otree.${field}.value`, `"${SECRET_MASK}" is the mask reads show, not a secret; send the real value or {"secretRef": "${field}"}`));
     throw new ApiError(422, 'Invalid', `OTreeInstance "${name}" sends the mask as a secret; nothing was written`, apiIssues(issues));
   }
-  const inline = SECRET_FIELDS.filter((field) => {
+  const secrets = SECRET_FIELDS.flatMap((field): InlineSecret[] => {
     const ref = otree[field];
-    return ref !== undefined && 'value' in ref;
+    return ref !== undefined && 'value' in ref ? [{ field, value: ref.value }] : [];
   });
-  if (inline.length === 0) return spec;
-  const store = requireStore(context);
+  if (secrets.length === 0) return { spec, secrets };
   const copy = structuredClone(spec) as { otree: Record<string, SecretRef> };
-  for (const field of inline) {
-    const value = (otree[field] as { value: string }).value;
+  for (const { field } of secrets) copy.otree[field] = { secretRef: field };
+  return { spec: copy, secrets };
+}
+
+/** Stores the inline secrets of a checked PUT body, encrypted, under their field names. */
+export async function storeInlineSecrets(
+  secrets: readonly InlineSecret[],
+  name: string,
+  context: Pick<SecretsApiContext, 'store' | 'databaseConfigured'>,
+  by: Actor,
+): Promise<void> {
+  if (secrets.length === 0) return;
+  const store = requireStore(context);
+  for (const { field, value } of secrets) {
     // `otm apply` of an unchanged manifest sends the value again: an equal value is not a change (no write, no restart).
     const current = await store.get(name, field).catch(() => undefined);
     if (current !== value) await store.set(name, field, value, by, { from: `spec.otree.${field}` });
-    copy.otree[field] = { secretRef: field };
   }
-  return copy;
 }

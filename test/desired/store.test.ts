@@ -139,6 +139,24 @@ test('cross-file checks: a domain already claimed keeps the newcomer out', () =>
   assert.deepEqual(store.heldBack(), []);
 });
 
+test('a trial answers what a source would get, checked against everything else, and changes nothing', () => {
+  const store = new DesiredStore();
+  store.replaceSource('a.yaml', file('a.yaml', experimenter('alice'), instance('first', '  domains: [x.lab.example.org]')));
+  const before = { instances: store.instances(), issues: store.issues(), heldBack: store.heldBack() };
+
+  const clash = store.trial('b.yaml', file('b.yaml', instance('second', '  domains: [x.lab.example.org]')));
+  assert.deepEqual(clash.issues.map((i) => i.code), ['DOMAIN_DUPLICATE']);
+  assert.deepEqual(clash.heldBack.map((r) => r.name), ['second']);
+  const fine = store.trial('b.yaml', file('b.yaml', instance('second', '  domains: [y.lab.example.org]')));
+  assert.deepEqual(fine, { issues: [], heldBack: [] });
+  // A source may be tried against itself: its current version does not count against its next one.
+  assert.deepEqual(store.trial('a.yaml', file('a.yaml', experimenter('alice'), instance('first', '  domains: [x.lab.example.org]\n  state: stopped'))), { issues: [], heldBack: [] });
+
+  assert.deepEqual({ instances: store.instances(), issues: store.issues(), heldBack: store.heldBack() }, before);
+  assert.equal(store.instance('second'), undefined);
+  assert.equal(store.instance('first')?.generation, 1);
+});
+
 test('cross-file checks: an instance whose owner goes away keeps its last good version', () => {
   const store = new DesiredStore();
   store.replaceSource('people.yaml', file('people.yaml', experimenter('alice'), experimenter('bob', 'Bob')));

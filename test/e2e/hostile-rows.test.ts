@@ -156,3 +156,30 @@ test('hostile rows written straight into PostgreSQL are reported and never appli
   }
   assert.ok(!plans.body.includes(KEY_CONTENT) && !plans.body.includes('ghp_secret123'));
 });
+
+test('the API refuses what only fits nowhere else either (owner, quota, domains) before it stores a secret or a row', async () => {
+  await db.pool.query(`INSERT INTO otm.experimenters (name, spec, created_by, updated_by) VALUES ('tiny', '{"displayName": "Tiny", "quota": {"instances": 1, "webProcesses": 1}}', 'ui', 'ui')`);
+  await waitFor('tiny declared', async () => (daemon.desired.experimenter('tiny') ? true : undefined));
+  const put = (name: string, rowSpec: Record<string, unknown>) => app.inject({
+    method: 'PUT', url: `/api/v1/instances/${name}`, headers: { authorization: `Bearer ${TOKEN}` },
+    payload: { apiVersion: 'otree-manager/v1', kind: 'OTreeInstance', metadata: { name }, spec: rowSpec },
+  });
+  const refusedWith = async (name: string, rowSpec: Record<string, unknown>, path: string, code: string) => {
+    const reply = await put(name, rowSpec);
+    assert.equal(reply.statusCode, 422, `${name}: ${reply.body}`);
+    assert.ok(reply.json().error.issues.some((i: { path: string; code: string }) => i.path === path && i.code === code), `${name}: ${reply.body}`);
+  };
+
+  await refusedWith('ghost-study', spec({ owner: 'ghost' }), 'spec.owner', 'ROW_OWNER_UNDECLARED');
+  await refusedWith('copycat', spec({ domains: [`good.${BASE_DOMAIN}`] }), 'spec.domains[0]', 'DOMAIN_DUPLICATE');
+  await refusedWith('squatter', spec({ domains: [`good-study.${BASE_DOMAIN}`] }), 'spec.domains[0]', 'ROW_DOMAIN_RESERVED');
+  assert.equal((await put('tiny-one', spec({ owner: 'tiny' }))).statusCode, 200);
+  await waitFor('tiny-one declared', async () => (daemon.desired.instance('tiny-one') ? true : undefined));
+  await refusedWith('tiny-two', spec({ owner: 'tiny' }), 'spec.owner', 'ROW_QUOTA_EXCEEDED');
+
+  const refused = ['ghost-study', 'copycat', 'squatter', 'tiny-two'];
+  const { rows } = await db.pool.query('SELECT name FROM otm.instances WHERE name = ANY($1)', [refused]);
+  assert.deepEqual(rows, [], 'no refused row was written');
+  const secrets = await db.pool.query('SELECT DISTINCT instance FROM otm.secrets ORDER BY instance');
+  assert.deepEqual(secrets.rows.map((r: { instance: string }) => r.instance), ['tiny-one'], 'only the accepted instance\'s inline password was stored');
+});

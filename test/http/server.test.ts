@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Config } from '../../src/config.js';
+import { TABLES, validateRow } from '../../src/desired/rows.js';
 import { DesiredStore } from '../../src/desired/store.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import { createLogger } from '../../src/engine/logger.js';
@@ -41,6 +42,7 @@ function memoryRows(): DesiredRows & { writes: Write[] } {
   const writes: Write[] = [];
   return {
     writes,
+    validate: (kind, name, spec, labels) => validateRow(TABLES[kind], name, spec, labels),
     async upsert(kind, name, spec, labels, author) {
       writes.push({ kind, name, spec, labels, author });
       return { ok: true, generation: writes.length };
@@ -148,7 +150,9 @@ describe('requests and errors', () => {
   });
 
   test('a valid PUT is written with the author from X-Otm-Author and the spec as sent', async () => {
-    const deps = fakeDeps();
+    const desired = new DesiredStore();
+    desired.replaceSource('row:experimenters/dana', validateRow('experimenters', 'dana', { displayName: 'Dana', email: 'dana@lab.example.org' }, {}));
+    const deps = fakeDeps({ desired });
     const app = createHttpServer(deps);
     const reply = await app.inject({ method: 'PUT', url: '/api/v1/instances/api-inst', payload: MANIFEST, headers: { ...auth, 'x-otm-author': 'dana@lab.example.org' } });
     assert.equal(reply.statusCode, 200, reply.body);

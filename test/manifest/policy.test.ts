@@ -3,7 +3,7 @@
 // PostgreSQL hands them over (JSON.parse, so `__proto__` arrives as an own key).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { validateRow } from '../../src/desired/postgres.js';
+import { validateRow } from '../../src/desired/rows.js';
 import { maskSecrets, maskUrlCredentials, rowPolicyProblems, SECRET_MASK } from '../../src/manifest/index.js';
 import type { OTreeInstanceSpec, RowPolicyOptions } from '../../src/manifest/index.js';
 import { instance } from '../reconcile/fixtures.js';
