@@ -9,8 +9,8 @@ import type { WorkQueueHooks } from './workqueue.js';
 export type ReconcileResult = 'success' | 'error' | 'requeue' | 'deferred';
 
 const RECONCILE_RESULTS: readonly ReconcileResult[] = ['success', 'error', 'requeue', 'deferred'];
+const REDUNDANT_TOTALS = ['otm_nodejs_active_handles_total', 'otm_nodejs_active_requests_total', 'otm_nodejs_active_resources_total'];
 const PHASES: readonly Phase[] = ['Pending', 'Deploying', 'Running', 'Stopped', 'Failed', 'Deleting', 'Orphaned'];
-
 
 /**
  * Label values from an open-ended source (error kinds, command names) are cut down to a bounded set:
@@ -118,7 +118,12 @@ export class EngineMetrics {
     for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ result }, 0);
     this.setInstancesByPhase([]);
     this.leader.set(0);
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'otm_' });
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'otm_' });
+      // Gauges named `*_total` break Prometheus's naming rules (only counters end so); summing the
+      // by-type gauges of the same name without the suffix gives the same numbers.
+      for (const name of REDUNDANT_TOTALS) this.registry.removeSingleMetric(name);
+    }
   }
 
   /** Reads the longest-running key from the queue on every scrape. */

@@ -27,6 +27,8 @@ test('the exposition carries every metric, with HELP and TYPE, on a private regi
     assert.match(text, new RegExp(`^# TYPE ${name} (counter|gauge|histogram)$`, 'm'), `${name} has a type`);
   }
   assert.ok(text.includes('otm_process_cpu_seconds_total'), 'process metrics carry the prefix too');
+  assert.match(text, /^# TYPE otm_nodejs_active_handles gauge$/m);
+  assert.doesNotMatch(text, /^# TYPE \S+_total gauge$/m, 'no gauge ends in _total');
   assert.equal(sample(text, 'otm_build_info{version="1.2.3"}'), 1);
   assert.equal(sample(text, 'otm_reconcile_total{result="deferred"}'), 0, 'every result is present from the start');
   assert.equal(sample(text, 'otm_instances{phase="Orphaned"}'), 0);
