@@ -111,7 +111,7 @@ export class Daemon {
       hooks: this.metrics.workQueueHooks,
     });
     this.metrics.watchWorkQueue(this.queue);
-    const drivers = createDrivers(this.config, options.dokkuEnv, (e) => this.metrics.commandFinished(e.name, e.outcome, e.durationMs / 1000));
+    const drivers = createDrivers(this.config, options.dokkuEnv, (e) => this.metrics.commandFinished(e.host, e.name, e.outcome, e.durationMs / 1000));
     // One executor per host (commands carry no host), sharing one token bucket: the rate limit is global.
     const bucket = new TokenBucket({ ratePerSecond: q.mutationsPerSecond, burst: q.burst, clock: this.clock });
     for (const driver of drivers) {

@@ -69,10 +69,10 @@ export class EngineMetrics {
   private longestRunning: () => number = () => 0;
   private readonly longestRunningGauge: Gauge;
   private readonly commandTotal = new Counter({
-    name: 'otm_dokku_commands_total', help: 'Dokku commands run, by command and outcome (success or error kind).', labelNames: ['command', 'outcome'] as const, registers: [this.registry],
+    name: 'otm_dokku_commands_total', help: 'Dokku commands run, by host, command and outcome (success or error kind).', labelNames: ['host', 'command', 'outcome'] as const, registers: [this.registry],
   });
   private readonly commandDuration = new Histogram({
-    name: 'otm_dokku_command_duration_seconds', help: 'Time one Dokku command took, by command.', labelNames: ['command'] as const, buckets: SLOW_BUCKETS, registers: [this.registry],
+    name: 'otm_dokku_command_duration_seconds', help: 'Time one Dokku command took, by host and command.', labelNames: ['host', 'command'] as const, buckets: SLOW_BUCKETS, registers: [this.registry],
   });
   private readonly instances = new Gauge({
     name: 'otm_instances', help: 'Instances by status phase.', labelNames: ['phase'] as const, registers: [this.registry],
@@ -138,12 +138,13 @@ export class EngineMetrics {
 
   /**
    * One finished Dokku command (feed it from the driver's `onCommand`, which sees every call, reads
-   * included). `name` is the catalogue's metrics-safe name; `outcome` is `ok`/`success` or the error kind.
+   * included). `host` is a configured host name (a closed set); `name` is the catalogue's metrics-safe
+   * name; `outcome` is `ok`/`success` or the error kind.
    */
-  commandFinished(name: string, outcome: string, seconds: number): void {
+  commandFinished(host: string, name: string, outcome: string, seconds: number): void {
     const command = this.commandLabel.value(name);
-    this.commandTotal.inc({ command, outcome: outcome === 'ok' ? 'success' : this.outcomeLabel.value(outcome) });
-    this.commandDuration.observe({ command }, seconds);
+    this.commandTotal.inc({ host, command, outcome: outcome === 'ok' ? 'success' : this.outcomeLabel.value(outcome) });
+    this.commandDuration.observe({ host, command }, seconds);
   }
 
   /** Sets the phase gauge from every instance's current phase (phases with none read 0). */
