@@ -35,6 +35,12 @@ const SLOW_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600
 /** Time spent waiting in the queue: from instantly to the backoff cap. */
 const QUEUE_BUCKETS = [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900];
 
+/** What the phase and deferred-action gauges read (the controller). */
+export interface InstanceSource {
+  phases(): readonly Phase[];
+  deferredCount(): number;
+}
+
 export interface EngineMetricsOptions {
   /** The daemon's version, exported as `otm_build_info{version}`. */
   version: string;
@@ -74,14 +80,9 @@ export class EngineMetrics {
   private readonly commandDuration = new Histogram({
     name: 'otm_dokku_command_duration_seconds', help: 'Time one Dokku command took, by host and command.', labelNames: ['host', 'command'] as const, buckets: SLOW_BUCKETS, registers: [this.registry],
   });
-  private readonly instances = new Gauge({
-    name: 'otm_instances', help: 'Instances by status phase.', labelNames: ['phase'] as const, registers: [this.registry],
-  });
+  private instanceSource: InstanceSource = { phases: () => [], deferredCount: () => 0 };
   private readonly drift = new Counter({
     name: 'otm_drift_detected_total', help: 'Reconciles that found the host different from the desired state.', registers: [this.registry],
-  });
-  private readonly deferred = new Gauge({
-    name: 'otm_deferred_actions', help: 'Actions currently held back (freeze windows).', registers: [this.registry],
   });
   private readonly leader = new Gauge({
     name: 'otm_leader', help: '1 while this daemon is the leader that acts, 0 otherwise.', registers: [this.registry],
@@ -114,9 +115,21 @@ export class EngineMetrics {
       registers: [this.registry],
       collect() { this.set(longestRunning()); },
     });
+    const instances = (): InstanceSource => this.instanceSource;
+    // Read on every scrape, so a phase change shows at once rather than at the next full resync.
+    new Gauge({
+      name: 'otm_instances', help: 'Instances by status phase.', labelNames: ['phase'] as const, registers: [this.registry],
+      collect() {
+        const phases = instances().phases();
+        for (const phase of PHASES) this.set({ phase }, phases.filter((p) => p === phase).length);
+      },
+    });
+    new Gauge({
+      name: 'otm_deferred_actions', help: 'Actions currently held back (freeze windows).', registers: [this.registry],
+      collect() { this.set(instances().deferredCount()); },
+    });
     this.buildInfo.set({ version: options.version }, 1);
     for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ result }, 0);
-    this.setInstancesByPhase([]);
     this.leader.set(0);
     if (options.processMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry, prefix: 'otm_' });
@@ -124,6 +137,11 @@ export class EngineMetrics {
       // by-type gauges of the same name without the suffix gives the same numbers.
       for (const name of REDUNDANT_TOTALS) this.registry.removeSingleMetric(name);
     }
+  }
+
+  /** Reads every instance's phase (phases with none read 0) and the deferred actions on every scrape. */
+  watchInstances(source: InstanceSource): void {
+    this.instanceSource = source;
   }
 
   /** Reads the longest-running key from the queue on every scrape. */
@@ -147,17 +165,8 @@ export class EngineMetrics {
     this.commandDuration.observe({ host, command }, seconds);
   }
 
-  /** Sets the phase gauge from every instance's current phase (phases with none read 0). */
-  setInstancesByPhase(phases: readonly Phase[]): void {
-    for (const phase of PHASES) this.instances.set({ phase }, phases.filter((p) => p === phase).length);
-  }
-
   driftDetected(): void {
     this.drift.inc();
-  }
-
-  setDeferredActions(count: number): void {
-    this.deferred.set(count);
   }
 
   setLeader(isLeader: boolean): void {

@@ -53,9 +53,8 @@ test('recording through the typed methods moves the right series', async () => {
   metrics.reconcileFinished('error', 0.3);
   metrics.commandFinished('h1', 'postgres:link', 'ok', 2);
   metrics.commandFinished('h1', 'apps:create', 'DeployLocked', 1);
-  metrics.setInstancesByPhase(['Running', 'Running', 'Stopped']);
+  metrics.watchInstances({ phases: () => ['Running', 'Running', 'Stopped'], deferredCount: () => 4 });
   metrics.driftDetected();
-  metrics.setDeferredActions(4);
   metrics.setLeader(true);
   metrics.fullResyncSucceeded(1_700_000_000_000);
   const text = await metrics.exposition();
