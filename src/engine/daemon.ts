@@ -111,7 +111,7 @@ export class Daemon {
       hooks: this.metrics.workQueueHooks,
     });
     this.metrics.watchWorkQueue(this.queue);
-    const drivers = createDrivers(this.config, options.dokkuEnv, (e) => this.metrics.commandFinished(e.name, e.outcome, e.durationMs / 1000));
+    const drivers = createDrivers(this.config, options.dokkuEnv, (e) => this.metrics.commandFinished(e.host, e.name, e.outcome, e.durationMs / 1000));
     // One executor per host (commands carry no host), sharing one token bucket: the rate limit is global.
     const bucket = new TokenBucket({ ratePerSecond: q.mutationsPerSecond, burst: q.burst, clock: this.clock });
     for (const driver of drivers) {
@@ -159,6 +159,7 @@ export class Daemon {
       ...(this.options.env ? { env: this.options.env } : {}),
       ...(this.secrets ? { secretStore: this.secrets } : {}),
     });
+    this.metrics.watchInstances(this.controller);
     await this.controller.restore();
 
     // Desired state first (so the first pass knows everything), then the first observation.
@@ -225,8 +226,6 @@ export class Daemon {
     try {
       const changed = await this.controller.resync(this.options.deepResyncEvery ?? 12);
       this.lastResyncError = undefined;
-      this.metrics.setInstancesByPhase(this.controller.phases());
-      this.metrics.setDeferredActions(this.controller.deferredCount());
       this.log.debug({ reason, changed }, 'resync done');
       return undefined;
     } catch (err) {

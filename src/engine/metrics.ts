@@ -9,8 +9,8 @@ import type { WorkQueueHooks } from './workqueue.js';
 export type ReconcileResult = 'success' | 'error' | 'requeue' | 'deferred';
 
 const RECONCILE_RESULTS: readonly ReconcileResult[] = ['success', 'error', 'requeue', 'deferred'];
+const REDUNDANT_TOTALS = ['otm_nodejs_active_handles_total', 'otm_nodejs_active_requests_total', 'otm_nodejs_active_resources_total'];
 const PHASES: readonly Phase[] = ['Pending', 'Deploying', 'Running', 'Stopped', 'Failed', 'Deleting', 'Orphaned'];
-
 
 /**
  * Label values from an open-ended source (error kinds, command names) are cut down to a bounded set:
@@ -34,6 +34,12 @@ export class BoundedLabel {
 const SLOW_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200];
 /** Time spent waiting in the queue: from instantly to the backoff cap. */
 const QUEUE_BUCKETS = [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900];
+
+/** What the phase and deferred-action gauges read (the controller). */
+export interface InstanceSource {
+  phases(): readonly Phase[];
+  deferredCount(): number;
+}
 
 export interface EngineMetricsOptions {
   /** The daemon's version, exported as `otm_build_info{version}`. */
@@ -69,19 +75,14 @@ export class EngineMetrics {
   private longestRunning: () => number = () => 0;
   private readonly longestRunningGauge: Gauge;
   private readonly commandTotal = new Counter({
-    name: 'otm_dokku_commands_total', help: 'Dokku commands run, by command and outcome (success or error kind).', labelNames: ['command', 'outcome'] as const, registers: [this.registry],
+    name: 'otm_dokku_commands_total', help: 'Dokku commands run, by host, command and outcome (success or error kind).', labelNames: ['host', 'command', 'outcome'] as const, registers: [this.registry],
   });
   private readonly commandDuration = new Histogram({
-    name: 'otm_dokku_command_duration_seconds', help: 'Time one Dokku command took, by command.', labelNames: ['command'] as const, buckets: SLOW_BUCKETS, registers: [this.registry],
+    name: 'otm_dokku_command_duration_seconds', help: 'Time one Dokku command took, by host and command.', labelNames: ['host', 'command'] as const, buckets: SLOW_BUCKETS, registers: [this.registry],
   });
-  private readonly instances = new Gauge({
-    name: 'otm_instances', help: 'Instances by status phase.', labelNames: ['phase'] as const, registers: [this.registry],
-  });
+  private instanceSource: InstanceSource = { phases: () => [], deferredCount: () => 0 };
   private readonly drift = new Counter({
     name: 'otm_drift_detected_total', help: 'Reconciles that found the host different from the desired state.', registers: [this.registry],
-  });
-  private readonly deferred = new Gauge({
-    name: 'otm_deferred_actions', help: 'Actions currently held back (freeze windows).', registers: [this.registry],
   });
   private readonly leader = new Gauge({
     name: 'otm_leader', help: '1 while this daemon is the leader that acts, 0 otherwise.', registers: [this.registry],
@@ -114,11 +115,33 @@ export class EngineMetrics {
       registers: [this.registry],
       collect() { this.set(longestRunning()); },
     });
+    const instances = (): InstanceSource => this.instanceSource;
+    // Read on every scrape, so a phase change shows at once rather than at the next full resync.
+    new Gauge({
+      name: 'otm_instances', help: 'Instances by status phase.', labelNames: ['phase'] as const, registers: [this.registry],
+      collect() {
+        const phases = instances().phases();
+        for (const phase of PHASES) this.set({ phase }, phases.filter((p) => p === phase).length);
+      },
+    });
+    new Gauge({
+      name: 'otm_deferred_actions', help: 'Actions currently held back (freeze windows).', registers: [this.registry],
+      collect() { this.set(instances().deferredCount()); },
+    });
     this.buildInfo.set({ version: options.version }, 1);
     for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ result }, 0);
-    this.setInstancesByPhase([]);
     this.leader.set(0);
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'otm_' });
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'otm_' });
+      // Gauges named `*_total` break Prometheus's naming rules (only counters end so); summing the
+      // by-type gauges of the same name without the suffix gives the same numbers.
+      for (const name of REDUNDANT_TOTALS) this.registry.removeSingleMetric(name);
+    }
+  }
+
+  /** Reads every instance's phase (phases with none read 0) and the deferred actions on every scrape. */
+  watchInstances(source: InstanceSource): void {
+    this.instanceSource = source;
   }
 
   /** Reads the longest-running key from the queue on every scrape. */
@@ -133,25 +156,17 @@ export class EngineMetrics {
 
   /**
    * One finished Dokku command (feed it from the driver's `onCommand`, which sees every call, reads
-   * included). `name` is the catalogue's metrics-safe name; `outcome` is `ok`/`success` or the error kind.
+   * included). `host` is a configured host name (a closed set); `name` is the catalogue's metrics-safe
+   * name; `outcome` is `ok`/`success` or the error kind.
    */
-  commandFinished(name: string, outcome: string, seconds: number): void {
+  commandFinished(host: string, name: string, outcome: string, seconds: number): void {
     const command = this.commandLabel.value(name);
-    this.commandTotal.inc({ command, outcome: outcome === 'ok' ? 'success' : this.outcomeLabel.value(outcome) });
-    this.commandDuration.observe({ command }, seconds);
-  }
-
-  /** Sets the phase gauge from every instance's current phase (phases with none read 0). */
-  setInstancesByPhase(phases: readonly Phase[]): void {
-    for (const phase of PHASES) this.instances.set({ phase }, phases.filter((p) => p === phase).length);
+    this.commandTotal.inc({ host, command, outcome: outcome === 'ok' ? 'success' : this.outcomeLabel.value(outcome) });
+    this.commandDuration.observe({ host, command }, seconds);
   }
 
   driftDetected(): void {
     this.drift.inc();
-  }
-
-  setDeferredActions(count: number): void {
-    this.deferred.set(count);
   }
 
   setLeader(isLeader: boolean): void {

@@ -27,6 +27,8 @@ test('the exposition carries every metric, with HELP and TYPE, on a private regi
     assert.match(text, new RegExp(`^# TYPE ${name} (counter|gauge|histogram)$`, 'm'), `${name} has a type`);
   }
   assert.ok(text.includes('otm_process_cpu_seconds_total'), 'process metrics carry the prefix too');
+  assert.match(text, /^# TYPE otm_nodejs_active_handles gauge$/m);
+  assert.doesNotMatch(text, /^# TYPE \S+_total gauge$/m, 'no gauge ends in _total');
   assert.equal(sample(text, 'otm_build_info{version="1.2.3"}'), 1);
   assert.equal(sample(text, 'otm_reconcile_total{result="deferred"}'), 0, 'every result is present from the start');
   assert.equal(sample(text, 'otm_instances{phase="Orphaned"}'), 0);
@@ -49,11 +51,10 @@ test('recording through the typed methods moves the right series', async () => {
   metrics.reconcileFinished('success', 1.5);
   metrics.reconcileFinished('error', 0.2);
   metrics.reconcileFinished('error', 0.3);
-  metrics.commandFinished('postgres:link', 'ok', 2);
-  metrics.commandFinished('apps:create', 'DeployLocked', 1);
-  metrics.setInstancesByPhase(['Running', 'Running', 'Stopped']);
+  metrics.commandFinished('h1', 'postgres:link', 'ok', 2);
+  metrics.commandFinished('h1', 'apps:create', 'DeployLocked', 1);
+  metrics.watchInstances({ phases: () => ['Running', 'Running', 'Stopped'], deferredCount: () => 4 });
   metrics.driftDetected();
-  metrics.setDeferredActions(4);
   metrics.setLeader(true);
   metrics.fullResyncSucceeded(1_700_000_000_000);
   const text = await metrics.exposition();
@@ -67,9 +68,9 @@ test('recording through the typed methods moves the right series', async () => {
   assert.equal(sample(await metrics.exposition(), 'otm_workqueue_work_duration_seconds_sum'), 7);
   assert.equal(sample(text, 'otm_reconcile_total{result="error"}'), 2);
   assert.equal(sample(text, 'otm_reconcile_duration_seconds_count'), 3);
-  assert.equal(sample(text, 'otm_dokku_commands_total{command="apps:create",outcome="DeployLocked"}'), 1);
-  assert.equal(sample(text, 'otm_dokku_commands_total{command="postgres:link",outcome="success"}'), 1);
-  assert.equal(sample(text, 'otm_dokku_command_duration_seconds_sum{command="postgres:link"}'), 2);
+  assert.equal(sample(text, 'otm_dokku_commands_total{host="h1",command="apps:create",outcome="DeployLocked"}'), 1);
+  assert.equal(sample(text, 'otm_dokku_commands_total{host="h1",command="postgres:link",outcome="success"}'), 1);
+  assert.equal(sample(text, 'otm_dokku_command_duration_seconds_sum{host="h1",command="postgres:link"}'), 2);
   assert.equal(sample(text, 'otm_instances{phase="Running"}'), 2);
   assert.equal(sample(text, 'otm_instances{phase="Pending"}'), 0);
   assert.equal(sample(text, 'otm_drift_detected_total'), 1);
@@ -81,9 +82,9 @@ test('recording through the typed methods moves the right series', async () => {
 test('label values stay bounded: odd values and overflow collapse into "other"', async () => {
   const metrics = new EngineMetrics({ version: 'test', processMetrics: false });
   const secret = 'postgres://postgres:hunter2@db:5432/x';
-  metrics.commandFinished('config:set', `failed: ${secret}`, 1);
-  metrics.commandFinished(secret, 'Transport', 1);
-  for (let i = 0; i < 1000; i++) metrics.commandFinished(`cmd-${i}`, `kind-${i}`, 0.1);
+  metrics.commandFinished('h1', 'config:set', `failed: ${secret}`, 1);
+  metrics.commandFinished('h1', secret, 'Transport', 1);
+  for (let i = 0; i < 1000; i++) metrics.commandFinished('h1', `cmd-${i}`, `kind-${i}`, 0.1);
   const text = await metrics.exposition();
   assert.equal(text.includes('hunter2'), false, 'no message or secret reaches a label');
   const series = text.split('\n').filter((l) => l.startsWith('otm_dokku_commands_total{'));
@@ -92,7 +93,7 @@ test('label values stay bounded: odd values and overflow collapse into "other"',
   assert.ok(commands.size <= 101, `commands bounded, got ${commands.size}`);
   assert.ok(outcomes.size <= 31, `outcomes bounded, got ${outcomes.size}`);
   assert.ok(commands.has('other') && outcomes.has('other'));
-  assert.equal(sample(text, 'otm_dokku_commands_total{command="config:set",outcome="other"}'), 1);
+  assert.equal(sample(text, 'otm_dokku_commands_total{host="h1",command="config:set",outcome="other"}'), 1);
 });
 
 test('BoundedLabel keeps values it has already admitted after the limit is reached', () => {
