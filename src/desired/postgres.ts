@@ -79,6 +79,37 @@ const SELECT_ROWS = (table: DesiredTable) => `
 const LISTENER_KEY = 'listen';
 
 
+/** What a row declares now: its current version when valid, else the last valid one recorded in otm.validation. */
+function evaluate(table: DesiredTable, row: DesiredRow, policy: RowPolicyOptions | undefined): { snapshot: SourceSnapshot; record: ValidationRecord } {
+  const origin = rowOrigin(table, row.name);
+  const generation = Number(row.generation);
+  const current = validateRow(table, row.name, row.spec, row.labels, policy);
+  const accepted = current.objects[0];
+  const valid = accepted !== undefined;
+  const record: ValidationRecord = {
+    kind: table,
+    name: row.name,
+    checked_generation: generation,
+    checked_labels: row.labels,
+    valid,
+    issues: current.issues,
+    accepted_generation: valid ? generation : row.accepted_generation === null ? null : Number(row.accepted_generation),
+    accepted_spec: valid ? row.spec : row.accepted_spec,
+    accepted_labels: valid ? row.labels : row.accepted_labels,
+  };
+  if (accepted) return { snapshot: { objects: [{ ...accepted, generation }], issues: current.issues, rejected: [] }, record };
+
+  const issues = [...current.issues];
+  const acceptedGeneration = record.accepted_generation;
+  const previous = acceptedGeneration === null ? undefined : validateRow(table, row.name, record.accepted_spec, record.accepted_labels, policy).objects[0];
+  if (previous && acceptedGeneration !== null) {
+    issues.push(makeIssue('ROW_LAST_VALID_KEPT', origin, '',
+      `generation ${generation} of ${table} row "${row.name}" is invalid and is not applied; generation ${acceptedGeneration} keeps running until the row is fixed`));
+    return { snapshot: { objects: [{ ...previous, generation: acceptedGeneration }], issues, rejected: [] }, record };
+  }
+  return { snapshot: { objects: [], issues, rejected: [{ kind: KINDS[table], name: row.name, origin }] }, record };
+}
+
 export class PostgresDesiredSource {
   /** What each live row declares, by source name. */
   private readonly rows = new Map<string, SourceSnapshot>();
@@ -101,6 +132,19 @@ export class PostgresDesiredSource {
     this.backoff = new ExponentialBackoff({ baseMs: 1000, capMs: 60_000, ...options.backoff });
     // Callers that never await start() must not see an unhandled rejection when stopped early.
     this.firstSync.catch(() => undefined);
+  }
+
+  /**
+   * Every live row, validated as a running source validates it (the last valid version included), read
+   * once and recorded nowhere: for `otm plan`, which must not write to the database.
+   */
+  static async readOnce(pool: pg.Pool, policy?: RowPolicyOptions): Promise<SourceUpdate[]> {
+    const updates: SourceUpdate[] = [];
+    for (const table of ['instances', 'experimenters'] as const) {
+      const { rows } = await pool.query<DesiredRow>(SELECT_ROWS(table));
+      for (const row of rows) updates.push({ source: rowOrigin(table, row.name).source, snapshot: evaluate(table, row, policy).snapshot });
+    }
+    return updates;
   }
 
   /** Connects, listens and relists; resolves after the first full relist (retrying until then). */
@@ -232,39 +276,9 @@ export class PostgresDesiredSource {
 
   /** Validates rows and records the outcome; returns what each row declares. */
   private async apply(table: DesiredTable, rows: DesiredRow[]): Promise<{ source: string; snapshot: SourceSnapshot }[]> {
-    const evaluated = rows.map((row) => this.evaluate(table, row));
+    const evaluated = rows.map((row) => evaluate(table, row, this.options.policy));
     if (evaluated.length > 0) await this.recordValidation(evaluated.map((e) => e.record));
     return evaluated.map(({ record, snapshot }) => ({ source: rowOrigin(table, record.name).source, snapshot }));
-  }
-
-  private evaluate(table: DesiredTable, row: DesiredRow): { snapshot: SourceSnapshot; record: ValidationRecord } {
-    const origin = rowOrigin(table, row.name);
-    const generation = Number(row.generation);
-    const current = validateRow(table, row.name, row.spec, row.labels, this.options.policy);
-    const accepted = current.objects[0];
-    const valid = accepted !== undefined;
-    const record: ValidationRecord = {
-      kind: table,
-      name: row.name,
-      checked_generation: generation,
-      checked_labels: row.labels,
-      valid,
-      issues: current.issues,
-      accepted_generation: valid ? generation : row.accepted_generation === null ? null : Number(row.accepted_generation),
-      accepted_spec: valid ? row.spec : row.accepted_spec,
-      accepted_labels: valid ? row.labels : row.accepted_labels,
-    };
-    if (accepted) return { snapshot: { objects: [{ ...accepted, generation }], issues: current.issues, rejected: [] }, record };
-
-    const issues = [...current.issues];
-    const acceptedGeneration = record.accepted_generation;
-    const previous = acceptedGeneration === null ? undefined : validateRow(table, row.name, record.accepted_spec, record.accepted_labels, this.options.policy).objects[0];
-    if (previous && acceptedGeneration !== null) {
-      issues.push(makeIssue('ROW_LAST_VALID_KEPT', origin, '',
-        `generation ${generation} of ${table} row "${row.name}" is invalid and is not applied; generation ${acceptedGeneration} keeps running until the row is fixed`));
-      return { snapshot: { objects: [{ ...previous, generation: acceptedGeneration }], issues, rejected: [] }, record };
-    }
-    return { snapshot: { objects: [], issues, rejected: [{ kind: KINDS[table], name: row.name, origin }] }, record };
   }
 
   private async recordValidation(records: ValidationRecord[]): Promise<void> {

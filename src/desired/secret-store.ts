@@ -156,6 +156,11 @@ const secretAudit = (by: Actor, action: string, instance: string, name: string, 
   ...by, action, objectKind: 'secret', objectName: `${instance}/${name}`, details: { instance, secret: name, ...details },
 });
 
+/** The store with the keys of `keyFile` (secrets.keyFile). */
+export async function openSecretStore(pool: pg.Pool, keyFile: string): Promise<SecretStore> {
+  return new SecretStore(pool, await loadKeyring(keyFile));
+}
+
 export class SecretStore implements SecretLookup {
   constructor(private readonly pool: pg.Pool, private readonly keyring: Keyring) {}
 

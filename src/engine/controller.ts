@@ -24,7 +24,7 @@ import type { LeaderElector } from './leader.js';
 import type { EngineMetrics, ReconcileResult } from './metrics.js';
 import type { ClaimKind, ClaimRef, InstanceEvent, InstanceStatus, StatusStore } from './status.js';
 import type { WorkQueue } from './workqueue.js';
-import { experimenterKeys, Planner } from './planner.js';
+import { experimenterKeys, Planner, removalMemory } from './planner.js';
 import type { InstancePlan } from './planner.js';
 import type { SecretLookup } from '../desired/secrets.js';
 
@@ -123,8 +123,7 @@ export class Controller {
     for (const status of await this.options.status.list()) {
       const m = this.remember(status.name);
       m.status = status;
-      m.host = status.host;
-      if (status.deletionPolicy) m.deletionPolicy = status.deletionPolicy;
+      Object.assign(m, removalMemory(status));
     }
   }
 

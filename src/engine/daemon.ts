@@ -247,8 +247,8 @@ export class Daemon {
       await migrate(this.pool);
       store = new PgStatusStore(this.pool);
       if (config.secrets.keyFile) {
-        const { loadKeyring, SecretStore } = await import('../desired/secret-store.js');
-        this.secrets = new SecretStore(this.pool, await loadKeyring(config.secrets.keyFile));
+        const { openSecretStore } = await import('../desired/secret-store.js');
+        this.secrets = await openSecretStore(this.pool, config.secrets.keyFile);
       }
     } else {
       store = await FileStatusStore.open(config.stateDir);

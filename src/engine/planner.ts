@@ -14,7 +14,7 @@ import { planRemoval } from '../reconcile/removal.js';
 import { ownerKeyNames } from '../reconcile/sshkeys.js';
 import type { ExperimenterKeys } from '../reconcile/sshkeys.js';
 import type { HostCache } from './observation.js';
-import type { Claim } from './status.js';
+import type { Claim, InstanceStatus } from './status.js';
 
 /** The ssh key fingerprint as `ssh-keygen -l` and `dokku ssh-keys:list` print it. */
 export function sshFingerprint(publicKey: string): string {
@@ -55,6 +55,11 @@ export interface PlannerOptions {
 export interface RemovalMemory {
   host?: string;
   deletionPolicy?: DeletionPolicy;
+}
+
+/** What the daemon remembers of an instance from its last status, after a restart (and `otm plan`). */
+export function removalMemory(status: InstanceStatus): RemovalMemory {
+  return { host: status.host, ...(status.deletionPolicy ? { deletionPolicy: status.deletionPolicy } : {}) };
 }
 
 export class Planner {

@@ -10,6 +10,7 @@ import type { Claim, ClaimRef, InstanceEvent, InstanceStatus, StatusStore } from
 
 export const STATE_FILE_NAME = 'status.json';
 const FORMAT_VERSION = 1;
+const DEFAULT_EVENTS_PER_INSTANCE = 50;
 
 interface StateFile {
   version: typeof FORMAT_VERSION;
@@ -43,6 +44,25 @@ function parseStateFile(text: string): StateFile {
   return data as unknown as StateFile;
 }
 
+async function readState(path: string): Promise<StateFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return { version: FORMAT_VERSION, instances: {}, events: {} };
+  }
+  try {
+    return parseStateFile(text);
+  } catch (err) {
+    throw new StateFileError(
+      `the status file ${path} is damaged (${(err as Error).message}). The version before the last write is ${path}.bak: ` +
+      `if it reads correctly, copy it over ${path}; otherwise move ${path} aside to start with empty status. ` +
+      'Empty status forgets which one-shot restarts and database resets were already done, so check those manifests first.',
+    );
+  }
+}
+
 function sameObject(a: ClaimRef, b: ClaimRef): boolean {
   return a.host === b.host && a.kind === b.kind && a.object === b.object;
 }
@@ -60,7 +80,7 @@ export class FileStatusStore implements StatusStore {
   private nextWrite: Promise<void> | undefined;
   private closed = false;
 
-  private constructor(path: string, state: StateFile, eventsPerInstance: number) {
+  private constructor(path: string, state: StateFile, eventsPerInstance: number, private readonly readOnly = false) {
     this.path = path;
     this.backupPath = `${path}.bak`;
     this.state = state;
@@ -69,7 +89,7 @@ export class FileStatusStore implements StatusStore {
 
   /** Opens (or starts) the state file in `stateDir`, removing temp files an interrupted write left. */
   static async open(stateDir: string, options: FileStatusStoreOptions = {}): Promise<FileStatusStore> {
-    const eventsPerInstance = options.eventsPerInstance ?? 50;
+    const eventsPerInstance = options.eventsPerInstance ?? DEFAULT_EVENTS_PER_INSTANCE;
     if (!Number.isInteger(eventsPerInstance) || eventsPerInstance < 1) {
       throw new TypeError(`eventsPerInstance must be an integer from 1 up, got ${eventsPerInstance}`);
     }
@@ -78,22 +98,16 @@ export class FileStatusStore implements StatusStore {
     for (const entry of await readdir(stateDir)) {
       if (entry.startsWith(`.${STATE_FILE_NAME}.tmp-`)) await rm(join(stateDir, entry), { force: true });
     }
-    let text: string | undefined;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    if (text === undefined) return new FileStatusStore(path, { version: FORMAT_VERSION, instances: {}, events: {} }, eventsPerInstance);
-    try {
-      return new FileStatusStore(path, parseStateFile(text), eventsPerInstance);
-    } catch (err) {
-      throw new StateFileError(
-        `the status file ${path} is damaged (${(err as Error).message}). The version before the last write is ${path}.bak: ` +
-        `if it reads correctly, copy it over ${path}; otherwise move ${path} aside to start with empty status. ` +
-        'Empty status forgets which one-shot restarts and database resets were already done, so check those manifests first.',
-      );
-    }
+    return new FileStatusStore(path, await readState(path), eventsPerInstance);
+  }
+
+  /**
+   * The state file as it is, for readers that must change nothing (`otm plan`): no directory is created,
+   * no temp file removed, every write is refused. No file (or no directory) reads as empty status.
+   */
+  static async openReadOnly(stateDir: string): Promise<FileStatusStore> {
+    const path = join(stateDir, STATE_FILE_NAME);
+    return new FileStatusStore(path, await readState(path), DEFAULT_EVENTS_PER_INSTANCE, true);
   }
 
   async get(name: string): Promise<InstanceStatus | undefined> {
@@ -108,13 +122,13 @@ export class FileStatusStore implements StatusStore {
   }
 
   async put(status: InstanceStatus): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     this.state.instances[status.name] = structuredClone(status);
     await this.persist();
   }
 
   async remove(name: string): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     delete this.state.instances[name];
     delete this.state.events[name];
     if (this.state.claims) delete this.state.claims[name];
@@ -122,7 +136,7 @@ export class FileStatusStore implements StatusStore {
   }
 
   async record(event: InstanceEvent): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     const history = this.state.events[event.instance] ?? [];
     history.push(structuredClone(event));
     this.state.events[event.instance] = history.slice(-this.eventsPerInstance);
@@ -141,14 +155,14 @@ export class FileStatusStore implements StatusStore {
   }
 
   async putClaim(claim: Claim): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     const claims = (this.state.claims ??= {});
     claims[claim.instance] = [...(claims[claim.instance] ?? []).filter((c) => !sameObject(c, claim)), structuredClone(claim)];
     await this.persist();
   }
 
   async dropClaim(ref: ClaimRef): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     const mine = this.state.claims?.[ref.instance];
     if (!mine?.some((c) => sameObject(c, ref))) return;
     const left = mine.filter((c) => !sameObject(c, ref));
@@ -158,7 +172,7 @@ export class FileStatusStore implements StatusStore {
   }
 
   async dropClaims(instance: string): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     if (!this.state.claims?.[instance]) return;
     delete this.state.claims[instance];
     await this.persist();
@@ -172,6 +186,11 @@ export class FileStatusStore implements StatusStore {
 
   private assertOpen(): void {
     if (this.closed) throw new Error(`the status store ${this.path} is closed`);
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.readOnly) throw new Error(`the status store ${this.path} was opened read-only`);
   }
 
   private persist(): Promise<void> {

@@ -35,7 +35,11 @@ async function lockAndReadApplied(client: pg.ClientBase): Promise<Map<string, st
   await client.query('CREATE SCHEMA IF NOT EXISTS otm');
   await client.query(`CREATE TABLE IF NOT EXISTS otm.schema_migrations (
     id text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-  const { rows } = await client.query<AppliedRow>('SELECT id, checksum FROM otm.schema_migrations');
+  return readApplied(client);
+}
+
+async function readApplied(db: pg.ClientBase | pg.Pool): Promise<Map<string, string>> {
+  const { rows } = await db.query<AppliedRow>('SELECT id, checksum FROM otm.schema_migrations');
   return new Map(rows.map((row) => [row.id, row.checksum]));
 }
 
@@ -74,4 +78,16 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
     });
   }
   return result;
+}
+
+/**
+ * The migrations not applied yet, found without taking a lock or creating anything (for readers such as
+ * `otm plan`); refuses a schema migrated by a different build, like migrate() does.
+ */
+export async function pendingMigrations(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<string[]> {
+  const { rows } = await pool.query<{ found: string | null }>("SELECT to_regclass('otm.schema_migrations')::text AS found");
+  if (!rows[0]?.found) return migrations.map((m) => m.id);
+  const applied = await readApplied(pool);
+  verifyApplied(applied, migrations);
+  return migrations.filter((m) => !applied.has(m.id)).map((m) => m.id);
 }

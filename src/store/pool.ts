@@ -9,6 +9,8 @@ export interface PoolOptions {
   applicationName?: string;
   /** Called when an idle client breaks; the pool replaces it on the next query. */
   onIdleError?: (err: Error) => void;
+  /** Every session refuses writes, so a reader that must change nothing (`otm plan`) cannot by mistake. */
+  readOnly?: boolean;
 }
 
 export function connectionConfig(url: string, applicationName = 'otree-manager'): pg.ClientConfig {
@@ -16,7 +18,12 @@ export function connectionConfig(url: string, applicationName = 'otree-manager')
 }
 
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
-  const pool = new pg.Pool({ ...connectionConfig(url, options.applicationName), max: options.max ?? 4 });
+  const pool = new pg.Pool({
+    ...connectionConfig(url, options.applicationName),
+    max: options.max ?? 4,
+    // Awaited before the connection is handed out; a connection that cannot be made read-only is closed.
+    ...(options.readOnly ? { onConnect: async (client: pg.ClientBase) => { await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY'); } } : {}),
+  });
   pool.on('error', (err) => options.onIdleError?.(err));
   return pool;
 }

@@ -164,3 +164,27 @@ test('a status file written before claims existed opens with none', () => withDi
   assert.equal((await store.get('bob'))?.name, 'bob');
   await store.close();
 }));
+
+test('opened read-only: reads what is there, refuses every write, and leaves the directory as it was', () => withDir(async (dir) => {
+  const missing = await FileStatusStore.openReadOnly(join(dir, 'absent'));
+  assert.deepEqual(await missing.list(), []);
+  await assert.rejects(readdir(join(dir, 'absent')), { code: 'ENOENT' });
+
+  const writer = await FileStatusStore.open(dir);
+  await writer.put(status('bob'));
+  await writer.putClaim({ instance: 'bob', host: 'lab', kind: 'app', object: 'bob', state: 'created', at: '2026-01-01T00:00:00.000Z' });
+  await writer.close();
+  await writeFile(join(dir, `.${STATE_FILE_NAME}.tmp-1`), 'partial');
+  const before = await readFile(join(dir, STATE_FILE_NAME));
+  const listing = (await readdir(dir)).sort();
+
+  const reader = await FileStatusStore.openReadOnly(dir);
+  assert.deepEqual((await reader.list()).map((s) => s.name), ['bob']);
+  assert.deepEqual((await reader.claims('bob')).map((c) => c.state), ['created']);
+  await assert.rejects(reader.put(status('carol')), /opened read-only/);
+  await assert.rejects(reader.dropClaims('bob'), /opened read-only/);
+  await assert.rejects(reader.record(event('bob', 1)), /opened read-only/);
+  await reader.close();
+  assert.deepEqual(await readFile(join(dir, STATE_FILE_NAME)), before);
+  assert.deepEqual((await readdir(dir)).sort(), listing);
+}));
