@@ -4,5 +4,6 @@ import type { Migration } from '../migrate.js';
 import { init } from './0001_init.js';
 import { secrets } from './0002_secrets.js';
 import { claims } from './0003_claims.js';
+import { people } from './0005_people.js';
 
-export const MIGRATIONS: readonly Migration[] = [init, secrets, claims];
+export const MIGRATIONS: readonly Migration[] = [init, secrets, claims, people];
