@@ -70,30 +70,41 @@ export async function readPasswordLine(stream: AsyncIterable<Buffer | string> | 
   return line;
 }
 
-/** Asks on the terminal without echo. */
-function promptHidden(question: string): Promise<string> {
+/** Asks each question on the terminal in turn, without echo; input typed ahead answers the next one. */
+function promptHidden(questions: readonly string[]): Promise<string[]> {
   const stdin = process.stdin;
   return new Promise((resolve, reject) => {
+    const answers: string[] = [];
     let value = '';
     const finish = (error?: Error) => {
       stdin.off('data', onData);
       stdin.setRawMode(false);
       stdin.pause();
-      process.stderr.write('\n');
       if (error) reject(error);
-      else resolve(value);
+      else resolve(answers);
     };
     const onData = (chunk: string) => {
       for (const char of chunk) {
-        if (char === '\r' || char === '\n' || char === '\u0004') return finish();
-        if (char === '\u0003') return finish(new Error('interrupted; no password set'));
-        if (char === '\u007f' || char === '\b') value = [...value].slice(0, -1).join('');
-        else value += char;
+        if (char === '\u0003') {
+          process.stderr.write('\n');
+          return finish(new Error('interrupted; nothing changed'));
+        }
+        if (char === '\r' || char === '\n' || char === '\u0004') {
+          process.stderr.write('\n');
+          answers.push(value);
+          value = '';
+          if (answers.length === questions.length || char === '\u0004') return finish();
+          process.stderr.write(questions[answers.length]!);
+        } else if (char === '\u007f' || char === '\b') {
+          value = [...value].slice(0, -1).join('');
+        } else {
+          value += char;
+        }
       }
     };
-    process.stderr.write(question);
     stdin.setEncoding('utf8');
     stdin.setRawMode(true);
+    process.stderr.write(questions[0]!);
     stdin.resume();
     stdin.on('data', onData);
   });
@@ -101,9 +112,8 @@ function promptHidden(question: string): Promise<string> {
 
 async function readPassword(): Promise<string> {
   if (!process.stdin.isTTY) return readPasswordLine(process.stdin);
-  const first = await promptHidden('new password: ');
-  if (first === '') throw new Error('no password given; nothing changed');
-  const again = await promptHidden('the same password again: ');
+  const [first, again] = await promptHidden(['new password: ', 'the same password again: ']);
+  if (!first) throw new Error('no password given; nothing changed');
   if (again !== first) throw new Error('the two passwords differ; nothing changed');
   return first;
 }
