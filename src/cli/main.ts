@@ -13,6 +13,7 @@ import { registerDiff } from './commands/diff.js';
 import { registerExport } from './commands/export.js';
 import { registerGet } from './commands/get.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerToken, registerUser } from './commands/people.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRun } from './commands/run.js';
 import { registerSchema } from './commands/schema.js';
@@ -21,7 +22,8 @@ import { registerValidate } from './commands/validate.js';
 import { registerVersion } from './commands/version.js';
 
 const COMMANDS: ((program: Command) => void)[] = [registerValidate, registerSchema, registerMigrate, registerPlan, registerRun,
-  registerGet, registerDescribe, registerApply, registerDiff, registerDelete, registerResetDb, registerRestart, registerExport, registerSecrets, registerVersion];
+  registerGet, registerDescribe, registerApply, registerDiff, registerDelete, registerResetDb, registerRestart, registerExport, registerSecrets,
+  registerUser, registerToken, registerVersion];
 
 export const EXIT_OK = 0;
 export const EXIT_PROBLEM = 1;

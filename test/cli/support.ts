@@ -13,14 +13,16 @@ export interface Run {
   stderr: string;
 }
 
-export function otm(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
+/** `input`, when given, is written to the command's stdin, which is then closed. */
+export function otm(args: string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', tsx, main, ...args], {
+    const child = execFile(process.execPath, ['--import', tsx, main, ...args], {
       cwd: options.cwd ?? repo,
       env: { ...process.env, OTM_CONFIG: '', NO_COLOR: '', ...options.env },
     }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code) : 0, stdout, stderr });
     });
+    if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
 

@@ -25,7 +25,8 @@ test('migrations run from an empty database and a second run changes nothing', a
   const first = await migrate(db.pool);
   assert.deepEqual(first.applied, MIGRATIONS.map((m) => m.id));
   const created = await tables();
-  assert.deepEqual(created, ['audit_log', 'experimenters', 'instance_claims', 'instance_events', 'instance_status', 'instances', 'schema_migrations', 'secrets', 'validation']);
+  assert.deepEqual(created, ['api_tokens', 'audit_log', 'experimenters', 'instance_claims', 'instance_events', 'instance_status', 'instances', 'one_time_links',
+    'passwords', 'schema_migrations', 'secrets', 'sessions', 'validation']);
 
   const second = await migrate(db.pool);
   assert.deepEqual(second.applied, []);

@@ -3,6 +3,7 @@
 // run this, then remove the old line (docs/operations.md).
 import type { Command } from 'commander';
 import { loadConfig, redactUrl } from '../../config.js';
+import { localActor } from './people.js';
 
 interface SecretsOptions {
   config?: string;
@@ -26,8 +27,7 @@ export function registerSecrets(program: Command): void {
       const pool = createPool(config.postgresUrl, { max: 1, applicationName: 'otm-secrets-rotate' });
       try {
         await migrate(pool);
-        const user = process.env.SUDO_USER ?? process.env.USER ?? 'otm';
-        const { rotated, keyId } = await new SecretStore(pool, keyring).rotate({ actor: user, authMethod: 'local' });
+        const { rotated, keyId } = await new SecretStore(pool, keyring).rotate(localActor());
         process.stdout.write(`${redactUrl(config.postgresUrl)}: ${rotated} secret${rotated === 1 ? '' : 's'} re-encrypted with key ${keyId}; `
           + `older keys in ${config.secrets.keyFile} are no longer needed and can be removed\n`);
       } finally {

@@ -5,5 +5,6 @@ import { init } from './0001_init.js';
 import { secrets } from './0002_secrets.js';
 import { claims } from './0003_claims.js';
 import { instanceSecrets } from './0004_instance_secrets.js';
+import { people } from './0005_people.js';
 
-export const MIGRATIONS: readonly Migration[] = [init, secrets, claims, instanceSecrets];
+export const MIGRATIONS: readonly Migration[] = [init, secrets, claims, instanceSecrets, people];
