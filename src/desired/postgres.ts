@@ -46,7 +46,6 @@ export interface PostgresDesiredSourceOptions {
 
 export type WriteResult = { ok: true; generation: number } | { ok: false; issues: ManifestIssue[] };
 
-
 interface DesiredRow {
   name: string;
   spec: unknown;
@@ -77,7 +76,6 @@ const SELECT_ROWS = (table: DesiredTable) => `
   WHERE d.deleted_at IS NULL`;
 
 const LISTENER_KEY = 'listen';
-
 
 /** What a row declares now: its current version when valid, else the last valid one recorded in otm.validation. */
 function evaluate(table: DesiredTable, row: DesiredRow, policy: RowPolicyOptions | undefined): { snapshot: SourceSnapshot; record: ValidationRecord } {

@@ -7,6 +7,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type pg from 'pg';
+import { audit } from '../store/audit.js';
+import type { Actor, AuditEntry } from '../store/audit.js';
 import { inTransaction } from '../store/pool.js';
 import type { SecretLookup } from './secrets.js';
 
@@ -118,38 +120,11 @@ export function open(keyring: Keyring, instance: string, name: string, sealed: S
   }
 }
 
-export interface AuditEntry {
-  actor: string;
-  action: string;
-  objectKind: string;
-  objectName: string;
-  clientAddress?: string;
-  authMethod?: string;
-  /** Never a secret value. */
-  details?: Record<string, unknown>;
-}
-
-/** Appends one row to otm.audit_log. */
-export async function audit(db: pg.Pool | pg.ClientBase, entry: AuditEntry): Promise<void> {
-  await db.query(
-    `INSERT INTO otm.audit_log (at, actor, action, object_kind, object_name, client_address, auth_method, details)
-     VALUES (now(), $1, $2, $3, $4, $5, $6, $7)`,
-    [entry.actor, entry.action, entry.objectKind, entry.objectName, entry.clientAddress ?? null, entry.authMethod ?? null, JSON.stringify(entry.details ?? {})],
-  );
-}
-
 interface SecretRow {
   key_id: string;
   iv: Buffer;
   ciphertext: Buffer;
   tag: Buffer;
-}
-
-/** Who asks, for the audit log: every write and every reveal is recorded. */
-export interface Actor {
-  actor: string;
-  clientAddress?: string;
-  authMethod?: string;
 }
 
 const secretAudit = (by: Actor, action: string, instance: string, name: string, details: Record<string, unknown> = {}): AuditEntry => ({

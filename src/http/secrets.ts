@@ -4,7 +4,7 @@
 // a manifest file names its secrets itself (fromFile, fromEnv).
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Actor } from '../desired/secret-store.js';
+import type { Actor } from '../store/audit.js';
 import type { Kind, SecretRef } from '../manifest/index.js';
 import { makeIssue, SECRET_MASK } from '../manifest/index.js';
 import { ApiError, apiIssues } from './errors.js';

@@ -13,8 +13,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import { loadManifests } from '../desired/files.js';
-import { audit } from '../desired/secret-store.js';
-import type { Actor as SecretActor } from '../desired/secret-store.js';
+import { audit } from '../store/audit.js';
+import type { Actor as AuditActor } from '../store/audit.js';
 import type { Clock } from '../engine/clock.js';
 import { inTransaction } from '../store/pool.js';
 import { DUMMY_HASH, checkPasswordPolicy, hashPassword, needsRehash, passwordLength, MAX_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
@@ -22,8 +22,8 @@ import { DUMMY_HASH, checkPasswordPolicy, hashPassword, needsRehash, passwordLen
 export type TokenScope = 'read' | 'write';
 export const TOKEN_SCOPES: readonly TokenScope[] = ['read', 'write'];
 
-/** Who acts, for the audit log: the secret store's Actor, with how they proved it always known. */
-export interface Actor extends SecretActor {
+/** Who acts, for the audit log, with how they proved it always known. */
+export interface Actor extends AuditActor {
   authMethod: string;
 }
 
