@@ -35,6 +35,31 @@ export interface Config {
   /** Absolute paths. `dirs`: where fromFile may read; `keyFile`: the keys of the encrypted secret store. */
   secrets: { dirs: string[]; keyFile?: string; maxBytes: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' };
+  web: WebConfig;
+}
+
+/** `otm web`'s section (schemas/config.schema.json documents every field); file paths are absolute. */
+export interface WebConfig {
+  listen: string;
+  publicUrl?: string;
+  trustProxy: string[];
+  selfService: boolean;
+  session: { idleMinutes: number; absoluteHours: number };
+  signInLimit: { perAccount: number; perAddress: number; windowMinutes: number };
+  links: { inviteHours: number; resetMinutes: number };
+  smtp?: { host: string; port: number; secure: 'none' | 'starttls' | 'tls'; user?: string; passwordFile?: string; from: string };
+  oidc?: {
+    issuer: string;
+    clientId: string;
+    clientSecretFile?: string;
+    displayName: string;
+    scopes: string[];
+    matchClaim: 'email' | 'sub';
+    provision: { enabled: boolean; quota: { instances: number; webProcesses: number } };
+    adminGroups?: { claim: string; values: string[] };
+    allowInsecureHttp: boolean;
+  };
+  daemon: { url?: string; tokenFile?: string };
 }
 
 /** The environment variable that names the configuration file when no path is given. */
@@ -93,6 +118,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   if (typed.http.tokenFile) typed.http.tokenFile = path.resolve(baseDir, typed.http.tokenFile);
   typed.secrets.dirs = typed.secrets.dirs.map((dir) => path.resolve(baseDir, dir));
   if (typed.secrets.keyFile) typed.secrets.keyFile = path.resolve(baseDir, typed.secrets.keyFile);
+  const { web } = typed;
+  if (web.smtp?.passwordFile) web.smtp.passwordFile = path.resolve(baseDir, web.smtp.passwordFile);
+  if (web.oidc?.clientSecretFile) web.oidc.clientSecretFile = path.resolve(baseDir, web.oidc.clientSecretFile);
+  if (web.daemon.tokenFile) web.daemon.tokenFile = path.resolve(baseDir, web.daemon.tokenFile);
   for (const host of typed.hosts) {
     if (host.transport.type === 'ssh') {
       if (host.transport.identityFile) host.transport.identityFile = path.resolve(baseDir, host.transport.identityFile);
@@ -113,6 +142,17 @@ export function rowPolicyOptions(config: Config): RowPolicyOptions {
     allowedDomains: config.rows.allowedDomains,
     reservedDomains: reserved,
   };
+}
+
+/** The address people use for otm web: web.publicUrl, else http:// and web.listen. */
+export function webPublicUrl(config: Config): string {
+  return config.web.publicUrl ?? `http://${config.web.listen}`;
+}
+
+/** Where otm web asks the daemon for plans and logs, and the token file that proves it may. */
+export function daemonApi(config: Config): { url: string; tokenFile?: string } {
+  const tokenFile = config.web.daemon.tokenFile ?? config.http.tokenFile;
+  return { url: config.web.daemon.url ?? `http://${config.http.listen}`, ...(tokenFile !== undefined ? { tokenFile } : {}) };
 }
 
 /** A URL with its password replaced, safe to log. */

@@ -36,7 +36,12 @@ export interface Session {
   expiresAt: Date;
   clientAddress: string;
   userAgent: string;
+  method: SignInMethod;
+  /** An admin group of the identity provider made this an admin session (the person's declared role aside). */
+  adminByGroup: boolean;
 }
+
+export type SignInMethod = 'password' | 'oidc' | 'invite' | 'reset';
 
 export interface PersonalToken {
   id: string;
@@ -89,6 +94,8 @@ interface SessionRow {
   absolute_expires_at: Date;
   client_address: string;
   user_agent: string;
+  auth_method: SignInMethod;
+  admin_by_group: boolean;
 }
 
 interface TokenRow {
@@ -101,7 +108,7 @@ interface TokenRow {
   last_used_at: Date | null;
 }
 
-const SESSION_COLUMNS = 'id, person, created_at, last_seen_at, absolute_expires_at, client_address, user_agent';
+const SESSION_COLUMNS = 'id, person, created_at, last_seen_at, absolute_expires_at, client_address, user_agent, auth_method, admin_by_group';
 const TOKEN_COLUMNS = 'id, person, scope, label, created_at, expires_at, last_used_at';
 
 function toToken(row: TokenRow): PersonalToken {
@@ -184,7 +191,7 @@ export class PeopleStore {
     return {
       id: row.id, person: row.person, createdAt: row.created_at, lastSeenAt: row.last_seen_at,
       expiresAt: new Date(Math.min(idleEnd, row.absolute_expires_at.getTime())),
-      clientAddress: row.client_address, userAgent: row.user_agent,
+      clientAddress: row.client_address, userAgent: row.user_agent, method: row.auth_method, adminByGroup: row.admin_by_group,
     };
   }
 
@@ -197,14 +204,15 @@ export class PeopleStore {
   }
 
   /** A new session after sign-in; the secret goes into the cookie and is not kept here. */
-  async createSession(person: string, meta: { clientAddress: string; userAgent: string }): Promise<{ secret: string; session: Session }> {
+  async createSession(person: string, meta: { clientAddress: string; userAgent: string; method?: SignInMethod; adminByGroup?: boolean }): Promise<{ secret: string; session: Session }> {
     const secret = newSecret();
     const now = this.now();
     const { rows } = await this.pool.query<SessionRow>(
-      `INSERT INTO otm.sessions (id, secret_hash, person, created_at, last_seen_at, absolute_expires_at, client_address, user_agent)
-       VALUES ($1, $2, $3, $4, $4, $5, $6, $7) RETURNING ${SESSION_COLUMNS}`,
+      `INSERT INTO otm.sessions (id, secret_hash, person, created_at, last_seen_at, absolute_expires_at, client_address, user_agent, auth_method, admin_by_group)
+       VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9) RETURNING ${SESSION_COLUMNS}`,
       [randomUUID(), secretHash(secret), person, now, new Date(now.getTime() + this.absoluteTimeoutMs),
-        meta.clientAddress.slice(0, MAX_CLIENT_ADDRESS_LENGTH), meta.userAgent.slice(0, MAX_USER_AGENT_LENGTH)]);
+        meta.clientAddress.slice(0, MAX_CLIENT_ADDRESS_LENGTH), meta.userAgent.slice(0, MAX_USER_AGENT_LENGTH),
+        meta.method ?? 'password', meta.adminByGroup ?? false]);
     return { secret, session: this.toSession(rows[0]!) };
   }
 

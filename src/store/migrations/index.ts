@@ -6,5 +6,6 @@ import { secrets } from './0002_secrets.js';
 import { claims } from './0003_claims.js';
 import { instanceSecrets } from './0004_instance_secrets.js';
 import { people } from './0005_people.js';
+import { signIn } from './0006_sign_in.js';
 
-export const MIGRATIONS: readonly Migration[] = [init, secrets, claims, instanceSecrets, people];
+export const MIGRATIONS: readonly Migration[] = [init, secrets, claims, instanceSecrets, people, signIn];
