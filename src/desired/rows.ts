@@ -21,7 +21,7 @@ export function validateRow(table: DesiredTable, name: string, spec: unknown, la
   const document = structuredClone({ apiVersion: API_VERSION, kind: KINDS[table], metadata: { name, labels }, spec });
   const result = checkDocument(document, origin, () => origin);
   const object = result.objects[0]?.object;
-  if (object?.kind !== 'OTreeInstance') return result;
+  if (!object) return result;
   const refused = rowPolicyProblems(object, policy).map((p) => makeIssue(p.code, origin, p.path, p.message));
   if (refused.length === 0) return result;
   return { objects: [], issues: [...result.issues, ...refused], rejected: [{ kind: KINDS[table], name, origin }] };

@@ -1,4 +1,5 @@
-// Checks across all declared objects: unique names and domains, declared owners, known hosts, quotas.
+// Checks across all declared objects: unique names and domains, declared owners and collaborators, known
+// hosts, quotas.
 import { formatOrigin, makeIssue } from './errors.js';
 import type { IssueCode } from './errors.js';
 import type { ParseResult } from './parse.js';
@@ -63,6 +64,13 @@ export function checkCollection(objects: readonly Declared[], options: Collectio
     } else if (experimenters.size > 0 && !experimenters.has(spec.owner)) {
       flag(declared, 'OWNER_UNDECLARED', 'spec.owner', `owner "${spec.owner}" is not a declared Experimenter; add an Experimenter manifest for them or fix the name`);
     }
+    spec.collaborators.forEach((collaborator, index) => {
+      if (collaborator === spec.owner || !experimenters.has(collaborator)) {
+        flag(declared, 'COLLABORATOR_UNDECLARED', `spec.collaborators[${index}]`, collaborator === spec.owner
+          ? `"${collaborator}" owns this instance; owners need not be listed as collaborators`
+          : `collaborator "${collaborator}" is not a declared Experimenter; this entry grants nothing until someone of that name is declared`);
+      }
+    });
     if (options.hosts && spec.host !== undefined && !options.hosts.includes(spec.host)) {
       flag(declared, 'HOST_UNKNOWN', 'spec.host', `host "${spec.host}" is not configured (configured: ${options.hosts.join(', ') || 'none'})`);
     }

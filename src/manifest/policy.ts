@@ -5,7 +5,7 @@
 // so a row that breaks it is reported and never applied.
 import type { IssueCode } from './errors.js';
 import { secretRefs } from './secrets.js';
-import type { OTreeInstance } from './types.js';
+import type { ManifestObject, OTreeInstance } from './types.js';
 
 export interface RowPolicyOptions {
   /** Rows' domains must lie below it (or below an allowed domain). */
@@ -68,8 +68,15 @@ function domainProblems(instance: OTreeInstance, options: RowPolicyOptions): Pol
   });
 }
 
-/** What a row's instance asks for that rows may not; empty when it keeps to the policy. */
-export function rowPolicyProblems(instance: OTreeInstance, options: RowPolicyOptions): PolicyProblem[] {
+/** What a row asks for that rows may not; empty when it keeps to the policy. */
+export function rowPolicyProblems(object: ManifestObject, options: RowPolicyOptions): PolicyProblem[] {
+  if (object.kind === 'Experimenter') {
+    // An admin can do everything; only people with root on the manager (manifest files) make one.
+    return object.spec.role === 'admin'
+      ? [{ path: 'spec.role', code: 'ROW_ADMIN_ROLE', message: 'a database row may not declare an admin; declare admins in a manifest file' }]
+      : [];
+  }
+  const instance = object;
   const problems: PolicyProblem[] = [];
   const { spec } = instance;
   for (const { path, ref } of secretRefs(instance)) {

@@ -39,6 +39,8 @@ export interface FreezeWindow {
 
 export interface OTreeInstanceSpec {
   owner: string;
+  /** Other experimenters who share the instance (see the authorisation rules). */
+  collaborators: string[];
   state: InstanceState;
   otree: {
     version: '5' | '3';
@@ -80,6 +82,8 @@ export interface ExperimenterSpec {
   displayName: string;
   email?: string;
   role: ExperimenterRole;
+  /** Cannot sign in; sessions and tokens stop working. */
+  disabled: boolean;
   /** OpenSSH public keys (ed25519, ecdsa, rsa), one per entry. */
   sshKeys: string[];
   quota: { instances: number; webProcesses: number };

@@ -57,6 +57,14 @@ describe('checkCollection', () => {
     assert.deepEqual(result.rejected, ['bob-x']);
   });
 
+  it('warns of collaborators who are not declared people or own the instance; the instance stays', () => {
+    const result = check({ 'a.yaml': [experimenter('alice'), experimenter('bob'), instance('alice-x', 'alice', '  collaborators: [bob, carol, alice]')] });
+    assert.deepEqual(result.issues.map(([, code]) => code), ['COLLABORATOR_UNDECLARED', 'COLLABORATOR_UNDECLARED']);
+    assert.match(result.issues[0]![0]!, /spec\.collaborators\[1\]: warning: collaborator "carol" is not a declared Experimenter/);
+    assert.match(result.issues[1]![0]!, /spec\.collaborators\[2\]: warning: "alice" owns this instance/);
+    assert.deepEqual(result.rejected, []);
+  });
+
   it('does not require owners when no experimenter is declared', () => {
     assert.deepEqual(check({ 'a.yaml': [instance('bob-x', 'bob')] }).issues, []);
   });

@@ -32,6 +32,15 @@ describe('loadConfig', () => {
       drainSeconds: 30,
       secrets: { dirs: ['/etc/otree-manager/secrets'], maxBytes: 65536 },
       log: { level: 'info' },
+      web: {
+        listen: '127.0.0.1:9281',
+        trustProxy: ['127.0.0.1', '::1'],
+        selfService: false,
+        session: { idleMinutes: 120, absoluteHours: 12 },
+        signInLimit: { perAccount: 5, perAddress: 20, windowMinutes: 15 },
+        links: { inviteHours: 72, resetMinutes: 60 },
+        daemon: {},
+      },
     });
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.hosts[0]?.transport));
   });

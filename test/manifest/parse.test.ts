@@ -24,6 +24,7 @@ describe('parseManifests', () => {
       metadata: { name: 'alice-pgg', labels: {} },
       spec: {
         owner: 'alice',
+        collaborators: [],
         state: 'running',
         otree: { version: '5', production: true, authLevel: 'STUDY', adminPassword: { fromEnv: 'ALICE_PW' } },
         source: { push: {} },
@@ -64,7 +65,7 @@ spec: { displayName: Alice }
       apiVersion: 'otree-manager/v1',
       kind: 'Experimenter',
       metadata: { name: 'alice', labels: {} },
-      spec: { displayName: 'Alice', role: 'experimenter', sshKeys: [], quota: { instances: 3, webProcesses: 3 } },
+      spec: { displayName: 'Alice', role: 'experimenter', disabled: false, sshKeys: [], quota: { instances: 3, webProcesses: 3 } },
     } satisfies Experimenter);
     assert.deepEqual(objects[1]?.origin, { source: 'm.yaml', line: 13, column: 1 });
   });
@@ -153,7 +154,7 @@ describe('schemas and types agree', () => {
     // `satisfies Required<…>` makes the compiler list every optional key of the type, so a key added to
     // the type without the schema (or the other way round) fails here.
     const spec = {
-      owner: 'alice', state: 'running',
+      owner: 'alice', collaborators: ['bob'], state: 'running',
       otree: { version: '3', production: false, authLevel: 'DEMO', adminPassword: { fromFile: '/s/pw' }, restKey: { fromEnv: 'REST' } },
       source: { image: { ref: 'registry.example.org/alice/pgg:1' } },
       processes: { web: 2, worker: 1 }, database: { deletionPolicy: 'Retain' }, redis: true,
@@ -178,7 +179,7 @@ describe('schemas and types agree', () => {
     const experimenter = {
       apiVersion: 'otree-manager/v1', kind: 'Experimenter',
       metadata: { name: 'alice', labels: {}, annotations: {} },
-      spec: { displayName: 'Alice', email: 'alice@lab.example.org', role: 'admin', sshKeys: [], quota: { instances: 1, webProcesses: 1 } },
+      spec: { displayName: 'Alice', email: 'alice@lab.example.org', role: 'admin', disabled: true, sshKeys: [], quota: { instances: 1, webProcesses: 1 } },
     } satisfies Required<Experimenter> & { spec: Required<Experimenter['spec']> };
     const copy = structuredClone(experimenter);
     assert.deepEqual(validateAgainstSchema('Experimenter', copy), []);

@@ -87,6 +87,14 @@ describe('validateRow', () => {
     assert.ok(result.issues.some((i) => i.code === 'ENV_KEY_INVALID' && i.path === 'spec.env.__proto__'), JSON.stringify(result.issues));
   });
 
+  test('a row may declare experimenters but never an admin', () => {
+    const person = (role: string) => validateRow('experimenters', 'mallory', { displayName: 'M', role }, {}, POLICY);
+    assert.equal(person('experimenter').objects.length, 1);
+    const admin = person('admin');
+    assert.equal(admin.objects.length, 0);
+    assert.deepEqual(admin.issues.map((i) => [i.path, i.code]), [['spec.role', 'ROW_ADMIN_ROLE']]);
+  });
+
   test('a row within the policy passes', () => {
     const result = validateRow('instances', 'alice-pgg', spec(', "domains": ["pgg.lab.example.org"]'), {}, POLICY);
     assert.equal(result.objects.length, 1);

@@ -18,6 +18,7 @@ export function instance(spec: Partial<OTreeInstanceSpec> = {}, name = 'alice-pg
     metadata: { name, labels: {} },
     spec: {
       owner: 'alice',
+      collaborators: [],
       state: 'running',
       otree: { version: '5', production: true, authLevel: 'STUDY', adminPassword: { fromEnv: 'PW' } },
       source: { image: { ref: 'registry.lab/alice/pgg:1' } },

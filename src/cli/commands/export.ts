@@ -79,6 +79,7 @@ export function manifestFor(app: ObservedApp, host: string, owner: string): { ma
     metadata: { name: app.name, labels: {} },
     spec: {
       owner,
+      collaborators: [],
       state: app.stoppedByUser ? 'stopped' : 'running',
       otree: {
         version,
