@@ -1,4 +1,4 @@
-// Lint configuration. The rule that matters most: the pure core (src/manifest, src/reconcile)
+// Lint configuration. The rule that matters most: the pure core (src/manifest, src/reconcile, src/access)
 // may not import anything that performs I/O, reads the clock or spawns processes.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -22,10 +22,10 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/manifest/**/*.ts', 'src/reconcile/**/*.ts'],
+    files: ['src/manifest/**/*.ts', 'src/reconcile/**/*.ts', 'src/access/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        paths: ioModules.map((name) => ({ name, message: 'src/manifest and src/reconcile are pure: no I/O modules. Pass data in from src/desired, src/observed or src/engine.' })),
+        paths: ioModules.map((name) => ({ name, message: 'The pure core (src/manifest, src/reconcile, src/access) has no I/O modules. Pass data in from src/desired, src/observed or src/engine.' })),
         patterns: [
           { group: ['node:*'], message: 'src/manifest and src/reconcile are pure: no node:* modules.' },
           // The observed snapshot and the status model are plain data contracts the planner reads and returns.
