@@ -8,11 +8,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
-import { makeIssue } from '../manifest/index.js';
+import { makeIssue, maskStoredSpec } from '../manifest/index.js';
 import type { Kind, ManifestIssue, ParseResult, RowPolicyOptions } from '../manifest/index.js';
 import { ExponentialBackoff } from '../engine/backoff.js';
 import type { BackoffOptions } from '../engine/backoff.js';
-import { connectionConfig } from '../store/pool.js';
+import { audit } from '../store/audit.js';
+import type { Actor } from '../store/audit.js';
+import { connectionConfig, inTransaction } from '../store/pool.js';
 import { KINDS, rowOrigin, TABLES, validateRow } from './rows.js';
 import type { DesiredTable } from './rows.js';
 import type { SourceSnapshot, SourceUpdate } from './store.js';
@@ -302,53 +304,76 @@ export class PostgresDesiredSource {
     return validateRow(TABLES[kind], name, spec, labels, this.options.policy);
   }
 
-  /** Creates or replaces a row (undeleting it); refused without writing when the spec is invalid. */
-  async upsert(kind: Kind, name: string, spec: unknown, labels: Record<string, string>, author: string): Promise<WriteResult> {
+  /**
+   * Creates or replaces a row (undeleting it); refused without writing when the spec is invalid.
+   * Audited in the same transaction, with the spec before and after (secrets and env values masked).
+   */
+  async upsert(kind: Kind, name: string, spec: unknown, labels: Record<string, string>, by: string | Actor): Promise<WriteResult> {
     const table = TABLES[kind];
-    requireAuthor(author);
+    const actor = actorOf(by);
     const { objects, issues } = this.validate(kind, name, spec, labels);
     if (objects.length === 0) return { ok: false, issues };
-    const { rows } = await this.options.pool.query<{ generation: string }>(
-      `INSERT INTO otm.${table} (name, spec, labels, created_by, updated_by) VALUES ($1, $2, $3, $4, $4)
-       ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, labels = EXCLUDED.labels,
-         updated_by = EXCLUDED.updated_by, deleted_at = NULL, deleted_by = NULL
-       RETURNING generation`,
-      [name, JSON.stringify(spec), JSON.stringify(labels), author],
-    );
-    return { ok: true, generation: Number(rows[0]?.generation) };
+    return inTransaction(this.options.pool, async (client) => {
+      const before = await client.query<{ spec: unknown; deleted: boolean }>(
+        `SELECT spec, deleted_at IS NOT NULL AS deleted FROM otm.${table} WHERE name = $1 FOR UPDATE`, [name]);
+      const previous = before.rows[0] && !before.rows[0].deleted ? before.rows[0].spec : undefined;
+      const { rows } = await client.query<{ generation: string }>(
+        `INSERT INTO otm.${table} (name, spec, labels, created_by, updated_by) VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, labels = EXCLUDED.labels,
+           updated_by = EXCLUDED.updated_by, deleted_at = NULL, deleted_by = NULL
+         RETURNING generation`,
+        [name, JSON.stringify(spec), JSON.stringify(labels), actor.actor],
+      );
+      const generation = Number(rows[0]?.generation);
+      await audit(client, {
+        ...actor, action: previous === undefined ? 'desired.create' : 'desired.update', objectKind: kind, objectName: name,
+        details: { generation, ...(previous === undefined ? {} : { before: maskStoredSpec(previous) }), after: maskStoredSpec(spec) },
+      });
+      return { ok: true, generation };
+    });
   }
 
-  /** Marks a row deleted; the row stays for the record. False when there was no live row. */
-  async softDelete(kind: Kind, name: string, author: string): Promise<boolean> {
-    requireAuthor(author);
-    const result = await this.options.pool.query(
-      `UPDATE otm.${TABLES[kind]} SET deleted_at = now(), deleted_by = $2, updated_by = $2 WHERE name = $1 AND deleted_at IS NULL`,
-      [name, author],
-    );
-    return result.rowCount === 1;
+  /** Marks a row deleted; the row stays for the record. False when there was no live row. Audited. */
+  async softDelete(kind: Kind, name: string, by: string | Actor): Promise<boolean> {
+    const actor = actorOf(by);
+    return inTransaction(this.options.pool, async (client) => {
+      const result = await client.query<{ spec: unknown }>(
+        `UPDATE otm.${TABLES[kind]} SET deleted_at = now(), deleted_by = $2, updated_by = $2 WHERE name = $1 AND deleted_at IS NULL RETURNING spec`,
+        [name, actor.actor],
+      );
+      if (result.rowCount !== 1) return false;
+      await audit(client, { ...actor, action: 'desired.delete', objectKind: kind, objectName: name, details: { before: maskStoredSpec(result.rows[0]!.spec) } });
+      return true;
+    });
   }
 
   /**
    * Asks for one database reset or one restart of an instance by incrementing
    * `spec.<action>.generation` atomically; returns the new one-shot generation.
    */
-  async bumpGeneration(name: string, action: 'resetDatabase' | 'restart', author: string): Promise<number> {
-    requireAuthor(author);
-    const { rows } = await this.options.pool.query<{ bumped: string }>(
-      `UPDATE otm.instances
-       SET spec = spec || jsonb_build_object($2::text, COALESCE(spec -> $2, '{}'::jsonb)
-             || jsonb_build_object('generation', COALESCE((spec -> $2 ->> 'generation')::bigint, 0) + 1)),
-           updated_by = $3
-       WHERE name = $1 AND deleted_at IS NULL
-       RETURNING spec -> $2 ->> 'generation' AS bumped`,
-      [name, action, author],
-    );
-    const bumped = rows[0]?.bumped;
-    if (bumped === undefined) throw new Error(`instance "${name}" has no live row in otm.instances: create it before asking for ${action}`);
-    return Number(bumped);
+  async bumpGeneration(name: string, action: 'resetDatabase' | 'restart', by: string | Actor): Promise<number> {
+    const actor = actorOf(by);
+    return inTransaction(this.options.pool, async (client) => {
+      const { rows } = await client.query<{ bumped: string }>(
+        `UPDATE otm.instances
+         SET spec = spec || jsonb_build_object($2::text, COALESCE(spec -> $2, '{}'::jsonb)
+               || jsonb_build_object('generation', COALESCE((spec -> $2 ->> 'generation')::bigint, 0) + 1)),
+             updated_by = $3
+         WHERE name = $1 AND deleted_at IS NULL
+         RETURNING spec -> $2 ->> 'generation' AS bumped`,
+        [name, action, actor.actor],
+      );
+      const bumped = rows[0]?.bumped;
+      if (bumped === undefined) throw new Error(`instance "${name}" has no live row in otm.instances: create it before asking for ${action}`);
+      await audit(client, { ...actor, action: `instance.${action}`, objectKind: 'OTreeInstance', objectName: name, details: { generation: Number(bumped) } });
+      return Number(bumped);
+    });
   }
 }
 
-function requireAuthor(author: string): void {
-  if (author.trim() === '') throw new TypeError('every write to the desired-state tables names its author: pass a non-empty author');
+/** Every write to the desired-state tables names who made it. */
+function actorOf(by: string | Actor): Actor {
+  const actor = typeof by === 'string' ? { actor: by } : by;
+  if (actor.actor.trim() === '') throw new TypeError('every write to the desired-state tables names its author: pass a non-empty author');
+  return actor;
 }

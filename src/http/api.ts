@@ -1,52 +1,60 @@
 // The JSON API under /api/v1: read desired objects with their status and events, dry-run plans, and
-// write desired state as PostgreSQL rows (the same rows a web UI writes). Every route, reads included,
-// needs the bearer token: desired state names people, hosts and repositories that are nobody else's
-// business. Manifest files stay read-only here: an object a file declares is edited in the file.
+// write desired state as PostgreSQL rows (the same rows a web UI writes). One module, two mounts: the
+// daemon serves it on loopback for its admin token, `otm web` for people. Every route, reads included,
+// first proves who asks (ApiDeps.authenticate), then asks the authorisation table (src/access) about
+// the object: what a person may not see answers 404, what they see but may not do 403. Manifest files
+// stay read-only here: an object a file declares is edited in the file.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { can, canSee, forbiddenChanges } from '../access/can.js';
+import type { InstanceVerb, PersonVerb, Principal } from '../access/can.js';
 import type { DesiredStore } from '../desired/store.js';
-import { rowOrigin } from '../desired/rows.js';
+import { rowOrigin, validateRow } from '../desired/rows.js';
 import type { WriteResult } from '../desired/postgres.js';
-import type { InstancePlan } from '../engine/planner.js';
 import type { InstanceStatus, StatusStore } from '../engine/status.js';
 import { API_VERSION, checkDocument, SECRET_MASK } from '../manifest/index.js';
-import type { Kind, ParseResult } from '../manifest/index.js';
-import { requireBearer } from './auth.js';
+import type { Kind, OTreeInstanceSpec, ParseResult } from '../manifest/index.js';
+import type { Actor } from '../store/audit.js';
 import { ApiError, apiIssues, notFound } from './errors.js';
-import { listItem, objectView, orphanItem, planView } from './views.js';
-import { actorOf, registerSecretsApi, splitInlineSecrets, storeInlineSecrets } from './secrets.js';
+import { actorOf, principalOf, setPrincipal } from './principal.js';
+import type { Authenticator } from './principal.js';
+import { listItem, objectView, orphanItem } from './views.js';
+import type { PlanView } from './views.js';
+import { registerSecretsApi, splitInlineSecrets, storeInlineSecrets } from './secrets.js';
 import type { SecretsApiStore } from './secrets.js';
 
 /** What the API reads of the desired state. */
 export type DesiredView = Pick<DesiredStore, 'instance' | 'experimenter' | 'instances' | 'experimenters' | 'heldBack' | 'issuesFor' | 'trial'>;
 
-/** Writes to the desired-state rows (PostgresDesiredSource). */
+/** Writes to the desired-state rows (PostgresDesiredSource); each is audited under `by`. */
 export interface DesiredRows {
   /** The row as the controller will read it: its schema and the row policy (no cross-object checks). */
   validate(kind: Kind, name: string, spec: unknown, labels: Record<string, string>): ParseResult;
-  upsert(kind: Kind, name: string, spec: unknown, labels: Record<string, string>, author: string): Promise<WriteResult>;
-  softDelete(kind: Kind, name: string, author: string): Promise<boolean>;
-  bumpGeneration(name: string, action: 'resetDatabase' | 'restart', author: string): Promise<number>;
+  upsert(kind: Kind, name: string, spec: unknown, labels: Record<string, string>, by: Actor): Promise<WriteResult>;
+  softDelete(kind: Kind, name: string, by: Actor): Promise<boolean>;
+  bumpGeneration(name: string, action: 'resetDatabase' | 'restart', by: Actor): Promise<number>;
 }
 
-/** Dry-run planning with the daemon's own planner and observation cache. */
+/** Dry-run planning: the daemon's own planner and observation cache, or (in otm web) the daemon's API. */
 export interface PlanSource {
   /** Every instance there is to plan: the declared ones and managed apps no longer declared. */
-  names(): string[];
-  planFor(name: string): Promise<InstancePlan>;
+  names(): Promise<string[]>;
+  planFor(name: string): Promise<PlanView>;
 }
 
 export interface ApiDeps {
   desired: DesiredView;
-  /** Undefined until the daemon has opened its status store. */
+  /** Undefined until the status store is open. */
   status(): StatusStore | undefined;
   /** Undefined until the daemon has observed its hosts once. */
   plans(): PlanSource | undefined;
-  /** Undefined without a database (or before the daemon has connected to it). */
+  /** Undefined without a database (or before the connection is made). */
   rows(): DesiredRows | undefined;
   /** Whether `postgresUrl` is configured at all. */
   databaseConfigured: boolean;
-  /** Undefined: writes are disabled. */
-  token: string | undefined;
+  /** Proves who sends each request (the admin token, or a person's session or token). */
+  authenticate: Authenticator;
+  /** Whether experimenters may create instances within their quota (web.selfService). */
+  selfService?: boolean;
   /** The encrypted secret store; undefined (or absent) without postgresUrl and secrets.keyFile, or before start. */
   secrets?: () => SecretsApiStore | undefined;
 }
@@ -64,10 +72,19 @@ const EVENTS_QUERY = {
   type: 'object',
   properties: { events: { type: 'integer', minimum: 0, maximum: 1000, default: 50 } },
 } as const;
-const AUTHOR_HEADER = 'x-otm-author';
-const DEFAULT_AUTHOR = 'api';
 
 type NameRoute = { Params: { name: string } };
+
+/** Who shares an instance, for the authorisation table. */
+type Sharing = { owner: string; collaborators: readonly string[] };
+
+/** The placement of a minimal instance: what an experimenter's new instance must keep. */
+const INSTANCE_DEFAULTS: Partial<OTreeInstanceSpec> = (() => {
+  const minimal = validateRow('instances', 'defaults', { owner: 'defaults', otree: { adminPassword: { secretRef: 'adminPassword' } } }, {}, {});
+  const object = minimal.objects[0]?.object;
+  if (object?.kind !== 'OTreeInstance') throw new Error('the minimal instance no longer validates; the schema changed');
+  return object.spec;
+})();
 
 /** A part the daemon opens while starting: answers 503 until it is there. */
 function started<T>(part: T | undefined, what: string): T {
@@ -75,30 +92,37 @@ function started<T>(part: T | undefined, what: string): T {
   return part;
 }
 
-/** Who a write is recorded as: the `X-Otm-Author` header, else `api`. */
-function authorOf(request: FastifyRequest): string {
-  const header = request.headers[AUTHOR_HEADER];
-  if (header === undefined) return DEFAULT_AUTHOR;
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || !/^[\w.@+-]{1,100}$/.test(value)) {
-    throw new ApiError(400, 'BadRequest', 'the X-Otm-Author header must be a user name or e-mail address (letters, digits, . _ @ + -, at most 100 characters)');
-  }
-  return value;
+function forbidden(message: string): ApiError {
+  return new ApiError(403, 'Forbidden', message);
 }
+
+/** Why a principal may not do something they can see: their credential's scope, or their role. */
+function refusal(who: Principal, what: string): ApiError {
+  return who.scope === 'read'
+    ? forbidden(`this token may only read; ${what} needs a token with scope write (or a signed-in session)`)
+    : forbidden(`you may not ${what}; ask the instance's owner or a lab admin`);
+}
+
+const VERB_WORDS: Record<InstanceVerb, string> = {
+  read: 'read this instance', plan: 'plan this instance', logs: 'read its logs', backups: 'list its backups',
+  update: 'change this instance', restart: 'restart this instance', resetDatabase: 'reset its database',
+  deploy: 'deploy to this instance', backup: 'back it up', delete: 'delete this instance',
+  share: 'change who shares this instance', secrets: 'list its secrets', revealSecret: 'reveal its secrets', writeSecret: 'change its secrets',
+};
 
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   const { desired } = deps;
 
   const statusStore = (): StatusStore => started(deps.status(), 'status');
 
-  const authorize = async (request: FastifyRequest): Promise<void> => {
-    requireBearer(request.headers.authorization, deps.token);
+  const authenticate = async (request: FastifyRequest): Promise<void> => {
+    setPrincipal(request, await deps.authenticate(request));
   };
-  // Every route under /api/v1 is authorised, whoever registers it: no route can be added open by mistake.
+  // Every route under /api/v1 is authenticated, whoever registers it: no route can be added open by mistake.
   app.addHook('onRoute', (route) => {
     if (!route.url.startsWith('/api/v1/') && route.url !== '/api/v1') return;
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
-    route.onRequest = [authorize, ...existing.filter((hook) => hook !== authorize)];
+    route.onRequest = [authenticate, ...existing.filter((hook) => hook !== authenticate)];
   });
 
   const writableRows = (): DesiredRows => {
@@ -110,6 +134,27 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
 
   const stored = (collection: Collection, name: string) =>
     (collection === 'instances' ? desired.instance(name) : desired.experimenter(name));
+
+  const sharingOf = (name: string): Sharing | undefined => desired.instance(name)?.declared.object.spec;
+
+  /**
+   * Checks that the request's principal may do `verb` to the instance: 404 when they may not know it
+   * exists (an instance with no valid version is an admin's business only), 403 when they see it but
+   * may not do this. Returns who shares it.
+   */
+  const authorizeInstance = (request: FastifyRequest, name: string, verb: InstanceVerb): Sharing | undefined => {
+    const who = principalOf(request);
+    const sharing = sharingOf(name);
+    if (sharing ? !canSee(who, sharing) : !who.admin) throw notFound(`instance "${name}"`);
+    if (!can(who, { kind: 'instance', verb, instance: sharing ?? { owner: '', collaborators: [] } })) throw refusal(who, VERB_WORDS[verb]);
+    return sharing;
+  };
+
+  const authorizePerson = (request: FastifyRequest, name: string, verb: PersonVerb): void => {
+    const who = principalOf(request);
+    if (!who.admin && who.name !== name) throw notFound(`experimenter "${name}"`);
+    if (!can(who, { kind: 'person', verb, person: name })) throw refusal(who, verb === 'read' ? 'read this person' : 'change people (a lab admin does)');
+  };
 
   /** The manifest file that declares (or tried to declare) this object, if any: files are edited, not overwritten. */
   const declaringFile = (kind: Kind, name: string): string | undefined => {
@@ -126,19 +171,24 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   };
 
   const secretsContext = { store: () => deps.secrets?.(), databaseConfigured: deps.databaseConfigured };
-  registerSecretsApi(app, { ...secretsContext, authorize, authorOf, refuseFileObjects });
+  registerSecretsApi(app, { ...secretsContext, authorizeInstance, refuseFileObjects });
 
   // Reads.
-  app.get('/api/v1/instances', async () => {
+  app.get('/api/v1/instances', async (request) => {
+    const who = principalOf(request);
     const statuses = new Map((await statusStore().list()).map((s) => [s.name, s]));
-    const items = desired.instances().map((s) => listItem(s, statuses.get(s.declared.object.metadata.name) ?? null));
-    const declared = new Set(items.map((item) => item.name));
-    const orphans = [...statuses.values()].filter((s) => !declared.has(s.name)).map(orphanItem);
+    const items = desired.instances()
+      .filter((s) => canSee(who, s.declared.object.spec))
+      .map((s) => listItem(s, statuses.get(s.declared.object.metadata.name) ?? null));
+    const declared = new Set(desired.instances().map((s) => s.declared.object.metadata.name));
+    // Managed apps no longer declared have no owner to share them with: admins only.
+    const orphans = who.admin ? [...statuses.values()].filter((s) => !declared.has(s.name)).map(orphanItem) : [];
     return { items: [...items, ...orphans].sort((a, b) => a.name.localeCompare(b.name)) };
   });
 
   app.get<NameRoute & { Querystring: { events: number } }>('/api/v1/instances/:name', { schema: { params: NAME_PARAMS, querystring: EVENTS_QUERY } }, async (request) => {
     const { name } = request.params;
+    authorizeInstance(request, name, 'read');
     const store = statusStore();
     const object = stored('instances', name);
     const status: InstanceStatus | null = (await store.get(name)) ?? null;
@@ -148,10 +198,14 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     return objectView(name, object, issues, { status, events: await store.events(name, request.query.events) });
   });
 
-  app.get('/api/v1/experimenters', async () => ({ items: desired.experimenters().map((s) => listItem(s)) }));
+  app.get('/api/v1/experimenters', async (request) => {
+    const who = principalOf(request);
+    return { items: desired.experimenters().filter((s) => who.admin || s.declared.object.metadata.name === who.name).map((s) => listItem(s)) };
+  });
 
   app.get<NameRoute>('/api/v1/experimenters/:name', { schema: { params: NAME_PARAMS } }, async (request) => {
     const { name } = request.params;
+    authorizePerson(request, name, 'read');
     const object = stored('experimenters', name);
     const issues = desired.issuesFor('Experimenter', name);
     if (!object && issues.length === 0) throw notFound(`experimenter "${name}"`);
@@ -160,18 +214,23 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
 
   const planSource = (): PlanSource => started(deps.plans(), 'planning');
 
-  app.get('/api/v1/plan', async () => {
+  app.get('/api/v1/plan', async (request) => {
+    const who = principalOf(request);
     const source = planSource();
     const plans = [];
-    for (const name of source.names().sort()) plans.push(planView(await source.planFor(name)));
+    for (const name of (await source.names()).sort()) {
+      const sharing = sharingOf(name);
+      if (sharing ? canSee(who, sharing) : who.admin) plans.push(await source.planFor(name));
+    }
     return { plans };
   });
 
   app.get<NameRoute>('/api/v1/plan/:name', { schema: { params: NAME_PARAMS } }, async (request) => {
     const { name } = request.params;
+    authorizeInstance(request, name, 'plan');
     const source = planSource();
-    if (!source.names().includes(name) && !(await statusStore().get(name))) throw notFound(`instance "${name}"`);
-    return { plans: [planView(await source.planFor(name))] };
+    if (!(await source.names()).includes(name) && !(await statusStore().get(name))) throw notFound(`instance "${name}"`);
+    return { plans: [await source.planFor(name)] };
   });
 
   // Writes.
@@ -180,32 +239,57 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
 
     app.put<NameRoute>(`/api/v1/${collection}/:name`, { schema: { params: NAME_PARAMS } }, async (request) => {
       const { name } = request.params;
-      const author = authorOf(request);
-      const rows = writableRows();
+      const who = principalOf(request);
       const { spec: sent, labels } = checkedBody(request.body, kind, name);
+      const existing = kind === 'OTreeInstance' ? desired.instance(name) : undefined;
+      if (kind === 'OTreeInstance') {
+        if (existing) authorizeInstance(request, name, 'update');
+      } else {
+        if (desired.experimenter(name)) authorizePerson(request, name, 'update');
+        else if (!can(who, { kind: 'person', verb: 'create' })) throw refusal(who, 'declare people (a lab admin does)');
+      }
+      const rows = writableRows();
       refuseFileObjects(kind, name);
       // Masked env values sent back keep their stored values; inline secret values go to the encrypted store
       // and the row only names them.
-      const unmasked = kind === 'OTreeInstance' ? keepMaskedEnv(sent, desired.instance(name)?.declared.object.spec.env ?? {}) : sent;
+      const unmasked = kind === 'OTreeInstance' ? keepMaskedEnv(sent, existing?.declared.object.spec.env ?? {}) : sent;
       const { spec, secrets } = kind === 'OTreeInstance' ? splitInlineSecrets(unmasked, name) : { spec: sent, secrets: [] };
       // Everything the controller would reject is refused before anything is stored: the row policy, then
       // the checks against every other object (owner, quota, domains), as the desired state stands now.
       const checked = rows.validate(kind, name, spec, labels);
-      const trial = checked.objects.length > 0 ? desired.trial(rowOrigin(collection, name).source, checked) : undefined;
-      const refusal = [...checked.issues, ...(trial?.issues ?? [])];
-      if (checked.objects.length === 0 || trial!.heldBack.length > 0) throw invalid(kind, name, refusal);
-      await storeInlineSecrets(secrets, name, secretsContext, actorOf(request, author));
-      const result = await rows.upsert(kind, name, spec, labels, author);
+      const object = checked.objects[0]?.object;
+      if (object?.kind === 'OTreeInstance') {
+        if (!existing) {
+          const heldBack = desired.heldBack().some((r) => r.kind === kind && r.name === name);
+          if (heldBack && !who.admin) throw notFound(`instance "${name}"`);
+          if (!can(who, { kind: 'instance', verb: 'create', instance: object.spec, selfService: deps.selfService ?? false })) {
+            throw who.scope === 'read' ? refusal(who, 'create instances')
+              : forbidden(deps.selfService ? `you may only create instances you own: set spec.owner to "${who.name}"` : 'only a lab admin creates instances here; ask them for one');
+          }
+        }
+        const refused = forbiddenChanges(who, existing?.declared.object.spec, object.spec, INSTANCE_DEFAULTS);
+        if (refused.length > 0) {
+          throw new ApiError(403, 'Forbidden', `you may not change ${refused.join(', ')}; a lab admin sets ${refused.length === 1 ? 'it' : 'them'}`,
+            refused.map((path) => ({ path, code: 'FORBIDDEN', severity: 'error', message: 'only a lab admin (or, for sharing and secrets, the owner) changes this field' })));
+        }
+      }
+      const trial = object ? desired.trial(rowOrigin(collection, name).source, checked) : undefined;
+      const problems = [...checked.issues, ...(trial?.issues ?? [])];
+      if (!object || trial!.heldBack.length > 0) throw invalid(kind, name, problems);
+      const by = actorOf(request);
+      await storeInlineSecrets(secrets, name, secretsContext, by);
+      const result = await rows.upsert(kind, name, spec, labels, by);
       if (!result.ok) throw invalid(kind, name, result.issues);
       return { name, generation: result.generation };
     });
 
     app.delete<NameRoute>(`/api/v1/${collection}/:name`, { schema: { params: NAME_PARAMS } }, async (request) => {
       const { name } = request.params;
-      const author = authorOf(request);
+      if (kind === 'OTreeInstance') authorizeInstance(request, name, 'delete');
+      else authorizePerson(request, name, 'delete');
       const rows = writableRows();
       refuseFileObjects(kind, name);
-      if (!(await rows.softDelete(kind, name, author))) throw new ApiError(404, 'NotFound', `${kind} "${name}" has no row in the desired-state database`);
+      if (!(await rows.softDelete(kind, name, actorOf(request)))) throw new ApiError(404, 'NotFound', `${kind} "${name}" has no row in the desired-state database`);
       return { name, deleted: true };
     });
   }
@@ -213,11 +297,11 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   for (const [route, action] of [['reset-database', 'resetDatabase'], ['restart', 'restart']] as const) {
     app.post<NameRoute>(`/api/v1/instances/:name/${route}`, { schema: { params: NAME_PARAMS } }, async (request) => {
       const { name } = request.params;
-      const author = authorOf(request);
+      authorizeInstance(request, name, action);
       const rows = writableRows();
       refuseFileObjects('OTreeInstance', name);
       try {
-        return { name, generation: await rows.bumpGeneration(name, action, author) };
+        return { name, generation: await rows.bumpGeneration(name, action, actorOf(request)) };
       } catch (err) {
         // The source's only refusal is a missing live row; anything else (the database down) is a server error.
         if (/has no live row/.test((err as Error).message)) throw new ApiError(404, 'NotFound', `instance "${name}" has no row in the desired-state database`);

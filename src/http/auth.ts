@@ -2,7 +2,9 @@
 // the file named by `http.tokenFile`; comparison is constant-time so response timing says nothing about it.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
+import type { Authenticator } from './principal.js';
 
 /**
  * Reads the token file: surrounding whitespace (a trailing newline) is not part of the token. A file
@@ -61,4 +63,26 @@ export function requireBearer(authorization: string | undefined, token: string |
   if (!hasToken(authorization, token)) {
     throw new ApiError(401, 'Unauthorized', 'this endpoint needs the header `Authorization: Bearer <token>` with the token from the file named by http.tokenFile');
   }
+}
+
+const AUTHOR_HEADER = 'x-otm-author';
+const DEFAULT_AUTHOR = 'api';
+
+/** Who an admin-token request is recorded as: the `X-Otm-Author` header (the CLI sends the user), else `api`. */
+function authorOf(request: FastifyRequest): string {
+  const header = request.headers[AUTHOR_HEADER];
+  if (header === undefined) return DEFAULT_AUTHOR;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !/^[\w.@+-]{1,100}$/.test(value)) {
+    throw new ApiError(400, 'BadRequest', 'the X-Otm-Author header must be a user name or e-mail address (letters, digits, . _ @ + -, at most 100 characters)');
+  }
+  return value;
+}
+
+/** The daemon's API: whoever holds the admin token is an admin, recorded under the author they name. */
+export function adminTokenAuthenticator(token: string | undefined): Authenticator {
+  return async (request) => {
+    requireBearer(request.headers.authorization, token);
+    return { name: authorOf(request), admin: true, scope: 'write', via: 'admin-token' };
+  };
 }

@@ -5,6 +5,8 @@ import type { ManifestIssue } from '../manifest/index.js';
 export type ErrorCode =
   | 'BadRequest'
   | 'Unauthorized'
+  | 'Forbidden'
+  | 'TooManyRequests'
   | 'ApiDisabled'
   | 'NotFound'
   | 'MethodNotAllowed'

@@ -4,10 +4,12 @@
 // a manifest file names its secrets itself (fromFile, fromEnv).
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { InstanceVerb } from '../access/can.js';
 import type { Actor } from '../store/audit.js';
 import type { Kind, SecretRef } from '../manifest/index.js';
 import { makeIssue, SECRET_MASK } from '../manifest/index.js';
 import { ApiError, apiIssues } from './errors.js';
+import { actorOf } from './principal.js';
 
 /** What the routes use of SecretStore. */
 export interface SecretsApiStore {
@@ -22,8 +24,8 @@ export interface SecretsApiContext {
   /** Undefined: no secret store (no database or no secrets.keyFile), or not started yet. */
   store(): SecretsApiStore | undefined;
   databaseConfigured: boolean;
-  authorize(request: FastifyRequest): Promise<void>;
-  authorOf(request: FastifyRequest): string;
+  /** Throws 404 or 403 unless the request's principal may do `verb` to the instance. */
+  authorizeInstance(request: FastifyRequest, name: string, verb: InstanceVerb): unknown;
   refuseFileObjects(kind: Kind, name: string): void;
 }
 
@@ -44,10 +46,6 @@ const NAME_PARAMS = { type: 'object', properties: { name: SECRET_PARAMS.properti
 export const MAX_SECRET_LENGTH = 4096;
 
 type SecretRoute = { Params: { name: string; secret: string } };
-
-export function actorOf(request: FastifyRequest, author: string): Actor {
-  return { actor: author, clientAddress: request.ip, authMethod: 'token' };
-}
 
 export function requireStore(context: Pick<SecretsApiContext, 'store' | 'databaseConfigured'>): SecretsApiStore {
   if (!context.databaseConfigured) {
@@ -70,38 +68,38 @@ function valueOf(body: unknown): { value: string; generated: boolean } {
 }
 
 export function registerSecretsApi(app: FastifyInstance, context: SecretsApiContext): void {
-  const { authorize } = context;
-  const prepare = (request: FastifyRequest<SecretRoute> | FastifyRequest<{ Params: { name: string } }>): { store: SecretsApiStore; by: Actor } => {
-    const by = actorOf(request, context.authorOf(request));
+  const prepare = (request: FastifyRequest<SecretRoute> | FastifyRequest<{ Params: { name: string } }>, verb: InstanceVerb): { store: SecretsApiStore; by: Actor } => {
+    context.authorizeInstance(request, request.params.name, verb);
+    const by = actorOf(request);
     const store = requireStore(context);
     context.refuseFileObjects('OTreeInstance', request.params.name);
     return { store, by };
   };
 
-  app.get<{ Params: { name: string } }>('/api/v1/instances/:name/secrets', { schema: { params: NAME_PARAMS }, onRequest: authorize }, async (request) => {
-    const { store } = prepare(request);
+  app.get<{ Params: { name: string } }>('/api/v1/instances/:name/secrets', { schema: { params: NAME_PARAMS } }, async (request) => {
+    const { store } = prepare(request, 'secrets');
     const items = await store.list(request.params.name);
     return { items: items.map((i) => ({ secret: i.name, updatedAt: i.updatedAt.toISOString(), updatedBy: i.updatedBy })) };
   });
 
-  app.put<SecretRoute>('/api/v1/instances/:name/secrets/:secret', { schema: { params: SECRET_PARAMS }, onRequest: authorize }, async (request) => {
+  app.put<SecretRoute>('/api/v1/instances/:name/secrets/:secret', { schema: { params: SECRET_PARAMS } }, async (request) => {
     const { name, secret } = request.params;
-    const { store, by } = prepare(request);
+    const { store, by } = prepare(request, 'writeSecret');
     const { value, generated } = valueOf(request.body);
     const updatedAt = await store.set(name, secret, value, by, { generated });
     return { name, secret, updatedAt: updatedAt.toISOString() };
   });
 
-  app.delete<SecretRoute>('/api/v1/instances/:name/secrets/:secret', { schema: { params: SECRET_PARAMS }, onRequest: authorize }, async (request) => {
+  app.delete<SecretRoute>('/api/v1/instances/:name/secrets/:secret', { schema: { params: SECRET_PARAMS } }, async (request) => {
     const { name, secret } = request.params;
-    const { store, by } = prepare(request);
+    const { store, by } = prepare(request, 'writeSecret');
     if (!(await store.delete(name, secret, by))) throw new ApiError(404, 'NotFound', `instance "${name}" has no stored secret ${secret}`);
     return { name, secret, deleted: true };
   });
 
-  app.post<SecretRoute>('/api/v1/instances/:name/secrets/:secret/reveal', { schema: { params: SECRET_PARAMS }, onRequest: authorize }, async (request, reply) => {
+  app.post<SecretRoute>('/api/v1/instances/:name/secrets/:secret/reveal', { schema: { params: SECRET_PARAMS } }, async (request, reply) => {
     const { name, secret } = request.params;
-    const { store, by } = prepare(request);
+    const { store, by } = prepare(request, 'revealSecret');
     const value = await store.reveal(name, secret, by);
     if (value === undefined) throw new ApiError(404, 'NotFound', `instance "${name}" has no stored secret ${secret}`);
     void reply.header('cache-control', 'no-store');

@@ -9,8 +9,9 @@ import type { Daemon } from '../engine/daemon.js';
 import { instanceKey } from '../engine/controller.js';
 import { registerApi } from './api.js';
 import { registerStatusPage } from './status-page.js';
+import { planView } from './views.js';
 import type { ApiDeps } from './api.js';
-import { hasToken, readTokenFile } from './auth.js';
+import { adminTokenAuthenticator, hasToken, readTokenFile } from './auth.js';
 import { ApiError } from './errors.js';
 import { readinessChecker } from './readiness.js';
 import type { Readiness } from './readiness.js';
@@ -18,7 +19,9 @@ import type { Readiness } from './readiness.js';
 /** Manifests are a few kilobytes; anything near this is a mistake or an attack. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-export interface HttpDeps extends ApiDeps {
+export interface HttpDeps extends Omit<ApiDeps, 'authenticate'> {
+  /** The admin token (http.tokenFile); undefined: the API answers nobody. */
+  token: string | undefined;
   readiness(): Promise<Readiness>;
   metrics: { exposition(): Promise<string>; readonly contentType: string };
   /** Server errors are logged here (never request bodies or headers). */
@@ -60,7 +63,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     return reply.code(readiness.ready ? 200 : 503).send(detail ? readiness : { ready: readiness.ready });
   });
   app.get('/metrics', async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.exposition()));
-  registerApi(app, deps);
+  registerApi(app, { ...deps, authenticate: adminTokenAuthenticator(deps.token) });
   registerStatusPage(app, () => deps.status(), deps.token);
   return app;
 }
@@ -90,8 +93,8 @@ export function daemonDeps(daemon: Daemon, token: string | undefined): HttpDeps 
     status: () => daemon.status as Daemon['status'] | undefined,
     plans: () => (daemon.isReady()
       ? {
-        names: () => daemon.controller.allKeys().filter((key) => key.startsWith(instancePrefix)).map((key) => key.slice(instancePrefix.length)),
-        planFor: (name: string) => daemon.controller.planFor(name),
+        names: async () => daemon.controller.allKeys().filter((key) => key.startsWith(instancePrefix)).map((key) => key.slice(instancePrefix.length)),
+        planFor: async (name: string) => planView(await daemon.controller.planFor(name)),
       }
       : undefined),
     rows: () => daemon.desiredRows(),

@@ -32,6 +32,27 @@ export function maskUrlCredentials(text: string): string {
 }
 
 /**
+ * A stored spec (a row's JSON, defaults not applied, possibly invalid) safe for the audit log: the
+ * same masking as maskSecrets, on whatever of those fields is there.
+ */
+export function maskStoredSpec(spec: unknown): unknown {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) return spec;
+  const copy = structuredClone(spec) as Record<string, unknown>;
+  const record = (value: unknown): Record<string, unknown> | undefined =>
+    (typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined);
+  const otree = record(copy.otree);
+  for (const field of ['adminPassword', 'restKey']) {
+    const ref = record(otree?.[field]);
+    if (ref && 'value' in ref) ref.value = SECRET_MASK;
+  }
+  const env = record(copy.env);
+  if (env) for (const key of Object.keys(env)) env[key] = SECRET_MASK;
+  const git = record(record(copy.source)?.git);
+  if (git && typeof git.url === 'string') git.url = maskUrlCredentials(git.url);
+  return copy;
+}
+
+/**
  * A deep copy of `object` safe for every output: `value` secrets and spec.env values replaced by
  * SECRET_MASK (the keys stay visible), credentials in the git URL masked.
  */

@@ -236,13 +236,13 @@ describe('secrets through the API', () => {
       WHERE object_kind = 'secret' ORDER BY id`);
     const summary = rows.map((r) => `${r.actor} ${r.action} ${r.object_name} ${r.auth_method}`);
     assert.deepEqual(summary, [
-      'dana@lab.example.org secret.set pw-inst/adminPassword token',
-      'dana@lab.example.org secret.set pw-inst/restKey token',
-      'dana secret.set pw-inst/adminPassword token',
-      'erin secret.set pw-inst/restKey token',
-      'erin secret.reveal pw-inst/restKey token',
-      'api secret.set pw-inst/spare token',
-      'api secret.delete pw-inst/spare token',
+      'dana@lab.example.org secret.set pw-inst/adminPassword admin-token',
+      'dana@lab.example.org secret.set pw-inst/restKey admin-token',
+      'dana secret.set pw-inst/adminPassword admin-token',
+      'erin secret.set pw-inst/restKey admin-token',
+      'erin secret.reveal pw-inst/restKey admin-token',
+      'api secret.set pw-inst/spare admin-token',
+      'api secret.delete pw-inst/spare admin-token',
     ]);
     assert.ok(rows.every((r) => r.client_address === '127.0.0.1'));
     assert.equal(rows[3].details.generated, true);

@@ -43,8 +43,8 @@ function memoryRows(): DesiredRows & { writes: Write[] } {
   return {
     writes,
     validate: (kind, name, spec, labels) => validateRow(TABLES[kind], name, spec, labels),
-    async upsert(kind, name, spec, labels, author) {
-      writes.push({ kind, name, spec, labels, author });
+    async upsert(kind, name, spec, labels, by) {
+      writes.push({ kind, name, spec, labels, author: by.actor });
       return { ok: true, generation: writes.length };
     },
     async softDelete() {
