@@ -23,7 +23,7 @@ export function principalOf(request: FastifyRequest): Principal {
 }
 
 /** The principal as the audit log records them. `clientAddress` is the server's (a proxy-aware one in otm web). */
-export function actorOf(request: FastifyRequest): Actor {
+export function actorOf(request: FastifyRequest): Actor & { authMethod: string } {
   const principal = principalOf(request);
   return { actor: principal.name, clientAddress: request.ip, authMethod: principal.via };
 }

@@ -69,7 +69,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
 }
 
 /** Fastify's own failures as API errors. Parser messages can quote the body, so none is passed on. */
-function errorResponse(error: FastifyError): ApiError {
+export function errorResponse(error: FastifyError): ApiError {
   if (error.validation) return new ApiError(400, 'BadRequest', `invalid request: ${error.message}`);
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

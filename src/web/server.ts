@@ -1,0 +1,346 @@
+// `otm web`'s HTTP surface: sign-in and sign-out, the person's own sessions and tokens, the shared
+// /api/v1 routes with per-person authorisation, and the parts that need a WebContext (links, single
+// sign-on). It holds no Dokku key and no Docker socket: desired state and status come from
+// PostgreSQL, plans from the daemon's loopback API.
+//
+// Browsers prove who they are with the session cookie, scripts with a personal token. A request that
+// changes something and carries no Authorization header must carry the CSRF token too, unless its body
+// is JSON: a page of another origin (an oTree instance on a sibling domain, say) cannot send JSON
+// without a CORS preflight, which this server never answers.
+import fastifyCookie from '@fastify/cookie';
+import fastifyCsrf from '@fastify/csrf-protection';
+import fastifyFormbody from '@fastify/formbody';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyStatic from '@fastify/static';
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Principal } from '../access/can.js';
+import { can } from '../access/can.js';
+import type { Config } from '../config.js';
+import { webPublicUrl } from '../config.js';
+import type { Clock } from '../engine/clock.js';
+import type { StatusStore } from '../engine/status.js';
+import { registerApi } from '../http/api.js';
+import type { DesiredRows, DesiredView, PlanSource } from '../http/api.js';
+import { ApiError } from '../http/errors.js';
+import { actorOf, principalOf } from '../http/principal.js';
+import type { SecretsApiStore } from '../http/secrets.js';
+import { BODY_LIMIT_BYTES, errorResponse } from '../http/server.js';
+import type { Experimenter } from '../manifest/types.js';
+import type { Person, WebContext } from './context.js';
+import { AttemptLimiter } from './limiter.js';
+import type { PeopleStore, Session, TokenScope } from './people.js';
+import { MAX_TOKEN_LABEL_LENGTH, TOKEN_SCOPES } from './people.js';
+import { createRenderer, STATIC_DIR } from './render.js';
+
+export const SESSION_COOKIE = 'otm_session';
+
+export interface WebServerDeps {
+  config: Config;
+  people: PeopleStore;
+  clock: Clock;
+  log: Logger;
+  desired: DesiredView;
+  status(): StatusStore | undefined;
+  rows(): DesiredRows | undefined;
+  secrets?(): SecretsApiStore | undefined;
+  plans(): PlanSource | undefined;
+  /** Parts that register their own routes with the context: one-time links, single sign-on. */
+  parts?: readonly ((app: FastifyInstance, ctx: WebContext) => void)[];
+}
+
+export interface WebServer {
+  app: FastifyInstance;
+  ctx: WebContext;
+}
+
+/** The person an Experimenter object declares. */
+function personOf(object: Experimenter): Person {
+  const { spec } = object;
+  return { name: object.metadata.name, displayName: spec.displayName, role: spec.role, disabled: spec.disabled, ...(spec.email !== undefined ? { email: spec.email } : {}) };
+}
+
+/** A path of this site to go back to after sign-in: only `/…`, never `//host` or a scheme (no open redirect). */
+export function localPath(value: unknown): string {
+  return typeof value === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(value) ? value : '/';
+}
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function wantsJson(request: FastifyRequest): boolean {
+  return (request.headers['content-type'] ?? '').startsWith('application/json') || (request.headers.accept ?? '').includes('application/json');
+}
+
+export function createWebServer(deps: WebServerDeps): WebServer {
+  const { config, people, log } = deps;
+  const publicUrl = webPublicUrl(config);
+  const secure = publicUrl.startsWith('https://');
+  const app = Fastify({ bodyLimit: BODY_LIMIT_BYTES, logger: false, return503OnClosing: true, trustProxy: [...config.web.trustProxy] });
+  const renderer = createRenderer();
+  const { signInLimit } = config.web;
+  const windowMs = signInLimit.windowMinutes * 60_000;
+  const limiter = new AttemptLimiter(deps.clock, {
+    account: { limit: signInLimit.perAccount, windowMs },
+    address: { limit: signInLimit.perAddress, windowMs },
+    'reset-account': { limit: signInLimit.perAccount, windowMs },
+    'reset-address': { limit: signInLimit.perAddress, windowMs },
+  });
+
+  void app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'], connectSrc: ["'self'"],
+        fontSrc: ["'self'"], objectSrc: ["'none'"], baseUri: ["'none'"], formAction: ["'self'"], frameAncestors: ["'none'"],
+        ...(secure ? { upgradeInsecureRequests: [] } : {}),
+      },
+    },
+    hsts: secure ? { maxAge: 31_536_000, includeSubDomains: false } : false,
+    referrerPolicy: { policy: 'same-origin' },
+  });
+  void app.register(fastifyCookie);
+  void app.register(fastifyFormbody);
+  void app.register(fastifyCsrf, { cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure, signed: false } });
+  void app.register(fastifyStatic, { root: STATIC_DIR, prefix: '/static/', index: false, list: false, maxAge: '1h' });
+
+  const person = (name: string): Person | undefined => {
+    const stored = deps.desired.experimenter(name);
+    return stored ? personOf(stored.declared.object) : undefined;
+  };
+
+  const ctx: WebContext = {
+    config,
+    publicUrl,
+    people,
+    clock: deps.clock,
+    log,
+    person,
+    personByEmail(email) {
+      const wanted = email.toLowerCase();
+      const found = deps.desired.experimenters().filter((s) => s.declared.object.spec.email?.toLowerCase() === wanted);
+      return found.length === 1 ? personOf(found[0]!.declared.object) : undefined;
+    },
+    async signIn(request, reply, name, options) {
+      const { secret, session } = await people.createSession(name, {
+        clientAddress: request.ip, userAgent: request.headers['user-agent'] ?? '', method: options.method, adminByGroup: options.adminByGroup ?? false,
+      });
+      void reply.setCookie(SESSION_COOKIE, secret, {
+        path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: Math.floor((session.expiresAt.getTime() - deps.clock.now()) / 1000) + config.web.session.absoluteHours * 3600,
+      });
+      log.info({ person: name, method: options.method, session: session.id, adminByGroup: options.adminByGroup ?? false }, 'signed in');
+    },
+    async provisionPerson(provisioned, by) {
+      const rows = deps.rows();
+      if (!rows) throw new Error('the desired-state database is not connected');
+      const spec = { displayName: provisioned.displayName, email: provisioned.email, quota: provisioned.quota };
+      const result = await rows.upsert('Experimenter', provisioned.name, spec, {}, by);
+      if (!result.ok) throw new Error(`the new person ${provisioned.name} is invalid: ${result.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`);
+    },
+    clientAddress: (request) => request.ip,
+    limiter,
+    render(reply, view, data, statusCode = 200) {
+      const csrfToken = reply.generateCsrf();
+      return reply.code(statusCode).type('text/html; charset=utf-8').header('cache-control', 'no-store')
+        .send(renderer.page(view, { ...data, csrfToken }));
+    },
+  };
+
+  // ---- who is asking --------------------------------------------------------------------------
+
+  const sessions = new WeakMap<FastifyRequest, { session: Session; person: Person } | null>();
+  /** The live session of the cookie, with a person who may still sign in; null when there is none. */
+  const sessionOf = async (request: FastifyRequest): Promise<{ session: Session; person: Person } | null> => {
+    if (sessions.has(request)) return sessions.get(request)!;
+    const secret = request.cookies[SESSION_COOKIE];
+    const session = secret ? await people.session(secret) : undefined;
+    const who = session ? person(session.person) : undefined;
+    const found = session && who && !who.disabled ? { session, person: who } : null;
+    sessions.set(request, found);
+    return found;
+  };
+
+  const authenticate = async (request: FastifyRequest): Promise<Principal> => {
+    const header = request.headers.authorization;
+    if (header !== undefined) {
+      const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      const token = bearer ? await people.token(bearer[1]!) : undefined;
+      const who = token ? person(token.person) : undefined;
+      if (!token || !who || who.disabled) {
+        throw new ApiError(401, 'Unauthorized', 'the personal token is unknown, expired or revoked, or its person may not sign in; create a new one on your profile or with `otm token create`');
+      }
+      return { name: who.name, admin: who.role === 'admin', scope: token.scope, via: 'token' };
+    }
+    const found = await sessionOf(request);
+    if (!found) throw new ApiError(401, 'Unauthorized', 'sign in first (POST /sign-in), or send `Authorization: Bearer <personal token>`');
+    return { name: found.person.name, admin: found.person.role === 'admin' || found.session.adminByGroup, scope: 'write', via: 'session' };
+  };
+
+  app.addHook('preHandler', (request, reply, done) => {
+    if (!STATE_CHANGING.has(request.method) || request.headers.authorization !== undefined) return done();
+    const origin = request.headers.origin;
+    if (origin !== undefined && origin !== publicUrl) {
+      return done(new ApiError(403, 'Forbidden', `requests from ${origin} are refused; use ${publicUrl}`));
+    }
+    if ((request.headers['content-type'] ?? '').startsWith('application/json')) return done();
+    app.csrfProtection(request, reply, done);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const failure = error instanceof ApiError ? error : errorResponse(error as Parameters<typeof errorResponse>[0]);
+    if (failure.statusCode >= 500) log.error({ err: (error as Error).message, method: request.method, route: request.routeOptions.url }, 'HTTP request failed');
+    if ((error as { code?: string }).code === 'FST_CSRF_INVALID_TOKEN' || (error as { code?: string }).code === 'FST_CSRF_MISSING_SECRET') {
+      return reply.code(403).send(new ApiError(403, 'Forbidden', 'the form is stale or was not sent by this site (CSRF token missing or wrong); reload the page and try again').body());
+    }
+    return reply.code(failure.statusCode).send(failure.body());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    return reply.code(404).send(new ApiError(404, 'NotFound', `no page or endpoint ${request.method} ${path}`).body());
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // ---- signing in and out ---------------------------------------------------------------------
+
+  const signInPage = (reply: FastifyReply, data: { returnTo: string; name?: string; error?: string }, statusCode = 200) =>
+    ctx.render(reply, 'sign-in', {
+      title: 'Sign in', ...data,
+      oidc: config.web.oidc ? { label: config.web.oidc.displayName, href: `/auth/oidc/start?returnTo=${encodeURIComponent(data.returnTo)}` } : undefined,
+    }, statusCode);
+
+  app.get<{ Querystring: { returnTo?: string } }>('/sign-in', async (request, reply) => signInPage(reply, { returnTo: localPath(request.query.returnTo) }));
+
+  app.post('/sign-in', async (request, reply) => {
+    const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
+    const name = typeof body.name === 'string' ? body.name.trim().toLowerCase() : '';
+    const password = typeof body.password === 'string' ? body.password : '';
+    const returnTo = localPath(body.returnTo);
+    const json = wantsJson(request);
+    const keys = [{ rule: 'account', key: name }, { rule: 'address', key: request.ip }];
+    const wait = limiter.retryAfterSeconds(keys);
+    if (wait !== undefined) {
+      void reply.header('retry-after', String(wait));
+      const message = `too many failed sign-ins; try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? 's' : ''}`;
+      if (json) throw new ApiError(429, 'TooManyRequests', message);
+      return signInPage(reply, { returnTo, name, error: message }, 429);
+    }
+    // The password is checked whoever the name is (a dummy hash when nobody has it): the answer and its
+    // timing are the same for an unknown name, a disabled person and a wrong password.
+    const right = await people.checkPassword(name, password);
+    const who = person(name);
+    if (!right || !who || who.disabled) {
+      limiter.fail(keys);
+      log.info({ person: who ? name : undefined, address: request.ip }, 'sign-in refused');
+      const message = 'the name or the password is wrong (or the account is disabled)';
+      if (json) throw new ApiError(401, 'Unauthorized', message);
+      return signInPage(reply, { returnTo, name, error: message }, 401);
+    }
+    limiter.clear({ rule: 'account', key: name });
+    await ctx.signIn(request, reply, name, { method: 'password' });
+    return json ? reply.send({ name, role: who.role }) : reply.redirect(returnTo, 303);
+  });
+
+  app.post('/sign-out', async (request, reply) => {
+    const found = await sessionOf(request);
+    if (found) {
+      await people.revokeSession(found.person.name, found.session.id, { actor: found.person.name, clientAddress: request.ip, authMethod: 'session' });
+    }
+    void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    return wantsJson(request) ? reply.send({ signedOut: true }) : reply.redirect('/sign-in', 303);
+  });
+
+  app.get('/', async (request, reply) => {
+    const found = await sessionOf(request);
+    if (!found) return reply.redirect('/sign-in', 303);
+    return ctx.render(reply, 'home', { title: 'Signed in', person: found.person, admin: found.person.role === 'admin' || found.session.adminByGroup });
+  });
+
+  // ---- the person's own access: who am I, sessions, tokens ------------------------------------
+
+  registerApi(app, {
+    desired: deps.desired,
+    status: deps.status,
+    plans: deps.plans,
+    rows: deps.rows,
+    databaseConfigured: config.postgresUrl !== undefined,
+    authenticate,
+    selfService: config.web.selfService,
+    ...(deps.secrets ? { secrets: deps.secrets } : {}),
+  });
+
+  const requireManage = (request: FastifyRequest): Principal => {
+    const who = principalOf(request);
+    if (!can(who, { kind: 'person', verb: 'manageAccess', person: who.name })) {
+      throw new ApiError(403, 'Forbidden', 'this token may only read; sessions and tokens are managed from a signed-in session or with a write token');
+    }
+    return who;
+  };
+
+  app.get('/api/v1/me', async (request, reply) => {
+    const who = principalOf(request);
+    const me = person(who.name);
+    return {
+      name: who.name, displayName: me?.displayName ?? who.name, role: who.admin ? 'admin' : 'experimenter',
+      ...(me?.email !== undefined ? { email: me.email } : {}), via: who.via, scope: who.scope,
+      // Pages' scripts send it back as X-CSRF-Token with requests that are not JSON.
+      ...(who.via === 'session' ? { csrfToken: reply.generateCsrf() } : {}),
+    };
+  });
+
+  app.get('/api/v1/me/sessions', async (request) => {
+    const who = principalOf(request);
+    const current = (await sessionOf(request))?.session.id;
+    return {
+      items: (await people.sessions(who.name)).map((s) => ({
+        id: s.id, createdAt: s.createdAt.toISOString(), lastSeenAt: s.lastSeenAt.toISOString(), expiresAt: s.expiresAt.toISOString(),
+        clientAddress: s.clientAddress, userAgent: s.userAgent, method: s.method, current: s.id === current,
+      })),
+    };
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/v1/me/sessions/:id', async (request) => {
+    const who = requireManage(request);
+    if (!(await people.revokeSession(who.name, request.params.id, actorOf(request)))) throw new ApiError(404, 'NotFound', 'no live session of yours has this id');
+    return { id: request.params.id, revoked: true };
+  });
+
+  app.get('/api/v1/me/tokens', async (request) => {
+    const who = principalOf(request);
+    return {
+      items: (await people.tokens(who.name)).map((t) => ({
+        id: t.id, label: t.label, scope: t.scope, createdAt: t.createdAt.toISOString(),
+        expiresAt: t.expiresAt?.toISOString() ?? null, lastUsedAt: t.lastUsedAt?.toISOString() ?? null,
+      })),
+    };
+  });
+
+  app.post<{ Body: { label?: string; scope?: TokenScope; expiresInDays?: number | null } }>('/api/v1/me/tokens', {
+    schema: {
+      body: {
+        type: 'object', additionalProperties: false, required: ['label'],
+        properties: {
+          label: { type: 'string', minLength: 1, maxLength: MAX_TOKEN_LABEL_LENGTH },
+          scope: { enum: [...TOKEN_SCOPES], default: 'read' },
+          expiresInDays: { type: ['integer', 'null'], minimum: 1, maximum: 3650, default: 90 },
+        },
+      },
+    },
+  }, async (request, reply) => {
+    const who = requireManage(request);
+    const { label, scope, expiresInDays } = request.body as { label: string; scope: TokenScope; expiresInDays: number | null };
+    const expiresAt = expiresInDays === null ? null : new Date(deps.clock.now() + expiresInDays * 86_400_000);
+    const { secret, token } = await people.createToken(who.name, { scope, expiresAt, label }, actorOf(request));
+    void reply.header('cache-control', 'no-store');
+    return { id: token.id, token: secret, scope: token.scope, label: token.label, expiresAt: token.expiresAt?.toISOString() ?? null };
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/v1/me/tokens/:id', async (request) => {
+    const who = requireManage(request);
+    if (!(await people.revokeToken(who.name, request.params.id, actorOf(request)))) throw new ApiError(404, 'NotFound', 'no live token of yours has this id');
+    return { id: request.params.id, revoked: true };
+  });
+
+  for (const part of deps.parts ?? []) part(app, ctx);
+  return { app, ctx };
+}
