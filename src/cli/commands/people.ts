@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import type pg from 'pg';
 import { loadConfig, redactUrl } from '../../config.js';
 import type { Config } from '../../config.js';
+import type { Experimenter } from '../../manifest/types.js';
 import type { Actor, PeopleStore, TokenScope } from '../../web/people.js';
 
 interface GlobalOptions {
@@ -19,8 +20,15 @@ export function localActor(): Actor {
   return { actor: process.env.SUDO_USER ?? process.env.USER ?? 'otm', authMethod: 'local' };
 }
 
-/** Opens the configured database (migrated), checks that `name` is a declared person, runs `work`. */
-async function withPeople<T>(options: GlobalOptions, name: string, work: (store: PeopleStore) => Promise<T>): Promise<T> {
+/** What a command on one person works with. */
+interface PersonWork {
+  store: PeopleStore;
+  experimenter: Experimenter;
+  config: Config;
+}
+
+/** Opens the configured database (migrated), finds `name` among the declared people, runs `work`. */
+async function withPeople<T>(options: GlobalOptions, name: string, work: (on: PersonWork) => Promise<T>): Promise<T> {
   const { config, file } = await loadConfig(options.config !== undefined ? { path: options.config } : {});
   const where = file ?? 'the built-in configuration';
   if (!config.postgresUrl) {
@@ -34,19 +42,16 @@ async function withPeople<T>(options: GlobalOptions, name: string, work: (store:
     await migrate(pool).catch((err: Error) => {
       throw new Error(`cannot migrate ${redactUrl(config.postgresUrl!)}: ${err.message}`);
     });
-    await requirePerson(config, pool, name, people.personExists);
+    const experimenter = await people.declaredExperimenter(config, pool, name);
+    if (!experimenter) {
+      throw new Error(`${name} is not a declared Experimenter: neither a valid manifest in ${config.manifestsDir} nor a valid row in the database names it; declare the person first (kind: Experimenter)`);
+    }
     const store = new people.PeopleStore({
       pool, clock: systemClock, idleTimeoutMs: people.DEFAULT_SESSION_IDLE_MS, absoluteTimeoutMs: people.DEFAULT_SESSION_ABSOLUTE_MS,
     });
-    return await work(store);
+    return await work({ store, experimenter, config });
   } finally {
     await pool.end();
-  }
-}
-
-async function requirePerson(config: Config, pool: pg.Pool, name: string, exists: (config: Config, pool: pg.Pool, name: string) => Promise<boolean>): Promise<void> {
-  if (!(await exists(config, pool, name))) {
-    throw new Error(`${name} is not a declared Experimenter: neither a valid manifest in ${config.manifestsDir} nor a row in the database names it; declare the person first (kind: Experimenter)`);
   }
 }
 
@@ -142,7 +147,7 @@ export function registerUser(program: Command): void {
     .description('set the password NAME signs in with, read from stdin (one line); signs NAME out everywhere')
     .argument('<name>', 'a declared Experimenter')
     .action(async (name: string, _options: GlobalOptions, command: Command) => {
-      await withPeople(command.optsWithGlobals<GlobalOptions>(), name, async (store) => {
+      await withPeople(command.optsWithGlobals<GlobalOptions>(), name, async ({ store }) => {
         await store.setPassword(name, await readPassword(), localActor());
       });
       process.stderr.write(`password set for ${name}\n`);
@@ -161,7 +166,7 @@ export function registerToken(program: Command): void {
     .action(async (_options: TokenCreateOptions, command: Command) => {
       const options = command.optsWithGlobals<TokenCreateOptions>();
       const duration = parseDuration(options.expires);
-      const created = await withPeople(options, options.user, (store) => store.createToken(options.user, {
+      const created = await withPeople(options, options.user, ({ store }) => store.createToken(options.user, {
         scope: options.scope, expiresAt: duration === null ? null : new Date(Date.now() + duration), label: options.label,
       }, localActor()));
       process.stdout.write(`${created.secret}\n`);
