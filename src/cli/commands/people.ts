@@ -1,12 +1,13 @@
-// `otm user set-password NAME` and `otm token create --user NAME`: run on the manager with database
-// access (postgresUrl of the configuration), they make the first admin and serve scripts. Both apply
-// pending migrations first, like the daemon, and refuse a name that is not a declared Experimenter.
-// The password comes from stdin (one line, or a prompt without echo on a terminal); a token is printed
-// alone on stdout, once, and is stored only as its hash.
+// `otm user set-password NAME`, `otm user invite NAME` and `otm token create --user NAME`: run on the
+// manager with database access (postgresUrl of the configuration), they make the first admin, invite
+// people and serve scripts. They apply pending migrations first, like the daemon, and refuse a name that
+// is not a declared Experimenter. The password comes from stdin (one line, or a prompt without echo on a
+// terminal); a token, or an invitation link when no mail relay is configured, is printed alone on
+// stdout, once, and is stored only as its hash.
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import type pg from 'pg';
-import { loadConfig, redactUrl } from '../../config.js';
+import { loadConfig, redactUrl, webPublicUrl } from '../../config.js';
 import type { Config } from '../../config.js';
 import type { Experimenter } from '../../manifest/types.js';
 import type { Actor, PeopleStore, TokenScope } from '../../web/people.js';
@@ -140,6 +141,31 @@ interface TokenCreateOptions extends GlobalOptions {
   label: string;
 }
 
+/** Makes the invitation link, then mails it (web.smtp) or prints it for the admin to pass on. */
+async function invite(name: string, { store, experimenter, config }: PersonWork): Promise<void> {
+  const { email, displayName } = experimenter.spec;
+  if (email === undefined) {
+    throw new Error(`${name} has no spec.email: an invitation goes to the person's e-mail address; add spec.email to their Experimenter`);
+  }
+  const smtp = config.web.smtp;
+  const { createMailer, linkUrl } = await import('../../web/mail.js');
+  // The relay's setting is checked before the link is made: a new link replaces an earlier unused one.
+  const mailer = smtp !== undefined ? await createMailer(smtp, webPublicUrl(config)) : undefined;
+  try {
+    const validForMs = config.web.links.inviteHours * 3_600_000;
+    const secret = await store.createLink(name, 'invite', validForMs, localActor());
+    if (mailer) {
+      await mailer.sendLink('invite', { name, displayName, email }, secret, validForMs);
+      process.stderr.write(`invitation sent to ${email}\n`);
+    } else {
+      process.stdout.write(`${linkUrl(webPublicUrl(config), 'invite', secret)}\n`);
+      process.stderr.write(`no mail relay is configured (web.smtp): pass this link on to ${name} <${email}> yourself; it works once, within ${config.web.links.inviteHours} hours\n`);
+    }
+  } finally {
+    mailer?.close();
+  }
+}
+
 export function registerUser(program: Command): void {
   const user = program.command('user').description('the people who sign in (run on the manager, with database access)');
   user
@@ -151,6 +177,13 @@ export function registerUser(program: Command): void {
         await store.setPassword(name, await readPassword(), localActor());
       });
       process.stderr.write(`password set for ${name}\n`);
+    });
+  user
+    .command('invite')
+    .description('create an invitation link for NAME (web.links.inviteHours) and mail it to spec.email; without web.smtp, print the link on stdout')
+    .argument('<name>', 'a declared Experimenter with spec.email')
+    .action(async (name: string, _options: GlobalOptions, command: Command) => {
+      await withPeople(command.optsWithGlobals<GlobalOptions>(), name, (on) => invite(name, on));
     });
 }
 
