@@ -13,6 +13,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import { loadManifests } from '../desired/files.js';
+import { validateRow } from '../desired/rows.js';
+import type { Experimenter } from '../manifest/types.js';
 import { audit } from '../store/audit.js';
 import type { Actor as AuditActor } from '../store/audit.js';
 import type { Clock } from '../engine/clock.js';
@@ -349,6 +351,17 @@ export class PeopleStore {
   }
 
   /**
+   * The person a usable link was made for, without using it up: lets a form be checked against the
+   * person (the password policy) before the link is spent. consumeLink still decides.
+   */
+  async linkPerson(secret: string, purpose: LinkPurpose): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ person: string }>(
+      'SELECT person FROM otm.one_time_links WHERE secret_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3',
+      [secretHash(secret), purpose, this.now()]);
+    return rows[0]?.person;
+  }
+
+  /**
    * The person a link was made for, marking it used; undefined when unknown, expired, already used or
    * made for another purpose. One UPDATE decides, so of concurrent consumers exactly one wins.
    */
@@ -362,12 +375,17 @@ export class PeopleStore {
 }
 
 /**
- * True when `name` is a declared Experimenter: a valid object in the manifests directory or a row of
- * otm.experimenters that is not deleted. (Whether the person may sign in is the web layer's check.)
+ * The declared Experimenter named `name`: a valid object in the manifests directory, else a valid row
+ * of otm.experimenters that is not deleted (manifests first, as the daemon loads them first). Whether
+ * the person may sign in is the web layer's check.
  */
-export async function personExists(config: Config, pool: pg.Pool, name: string): Promise<boolean> {
-  const { rowCount } = await pool.query('SELECT 1 FROM otm.experimenters WHERE name = $1 AND deleted_at IS NULL', [name]);
-  if (rowCount === 1) return true;
+export async function declaredExperimenter(config: Config, pool: pg.Pool, name: string): Promise<Experimenter | undefined> {
   const loaded = await loadManifests([config.manifestsDir], { hosts: config.hosts.map((host) => host.name) });
-  return loaded.objects.some(({ object }) => object.kind === 'Experimenter' && object.metadata.name === name);
+  const declared = loaded.objects.find(({ object }) => object.kind === 'Experimenter' && object.metadata.name === name)?.object;
+  if (declared?.kind === 'Experimenter') return declared;
+  const { rows } = await pool.query<{ spec: unknown; labels: unknown }>(
+    'SELECT spec, labels FROM otm.experimenters WHERE name = $1 AND deleted_at IS NULL', [name]);
+  const row = rows[0];
+  const fromRow = row ? validateRow('experimenters', name, row.spec, row.labels).objects[0]?.object : undefined;
+  return fromRow?.kind === 'Experimenter' ? fromRow : undefined;
 }

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { systemClock } from '../../src/engine/clock.js';
 import { parseDuration, readPasswordLine } from '../../src/cli/commands/people.js';
-import { PeopleStore, personExists } from '../../src/web/people.js';
+import { PeopleStore, declaredExperimenter } from '../../src/web/people.js';
 import { migrate } from '../../src/store/migrate.js';
 import { createTestDatabase } from '../store/database.js';
 import type { TestDatabase } from '../store/database.js';
@@ -138,13 +138,17 @@ describe('helpers', () => {
     await assert.rejects(readPasswordLine(['x'.repeat(9000)]), /more than 8192 bytes/);
   });
 
-  it('finds people in the manifests and in the rows, not deleted rows', async () => {
+  it('finds people in the manifests and in valid rows, not deleted or invalid rows', async () => {
     const { config } = await loadConfig({ path: configFile });
-    assert.equal(await personExists(config, db.pool, 'ada'), true);
-    assert.equal(await personExists(config, db.pool, 'rowan'), true);
-    assert.equal(await personExists(config, db.pool, 'mallory'), false);
+    const found = async (name: string) => (await declaredExperimenter(config, db.pool, name))?.spec.displayName;
+    assert.equal(await found('ada'), 'ada');
+    assert.equal(await found('rowan'), 'Rowan');
+    assert.equal(await found('mallory'), undefined);
     await db.pool.query(`INSERT INTO otm.experimenters (name, spec, labels, created_by, updated_by, deleted_at)
-      VALUES ('gone', '{}', '{}', 'test', 'test', now())`);
-    assert.equal(await personExists(config, db.pool, 'gone'), false);
+      VALUES ('gone', $1, '{}', 'test', 'test', now())`, [{ displayName: 'Gone', role: 'experimenter' }]);
+    assert.equal(await found('gone'), undefined);
+    await db.pool.query(`INSERT INTO otm.experimenters (name, spec, labels, created_by, updated_by)
+      VALUES ('broken', '{}', '{}', 'test', 'test')`);
+    assert.equal(await found('broken'), undefined);
   });
 });

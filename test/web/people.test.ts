@@ -1,6 +1,7 @@
 // The people store against real PostgreSQL, with a fake clock: sessions (idle and absolute expiry,
 // revocation, only one's own), personal tokens (hashed at rest, scope, expiry, revocation, last use),
-// one-time links (once, expiry, purpose, concurrent consumers) and passwords (audited without the value).
+// one-time links (once, expiry, purpose, looked at without being used, concurrent consumers) and
+// passwords (audited without the value).
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { FakeClock } from '../../src/engine/clock.js';
@@ -191,6 +192,18 @@ describe('one-time links', () => {
     const secret = await store.createLink(person, 'reset', HOUR, by);
     clock.advance(HOUR);
     assert.equal(await store.consumeLink(secret, 'reset'), undefined);
+  });
+
+  it('names its person without being used, while it is usable', async () => {
+    const secret = await store.createLink(person, 'reset', HOUR, by);
+    assert.equal(await store.linkPerson(secret, 'reset'), person);
+    assert.equal(await store.linkPerson(secret, 'reset'), person, 'looking does not use it');
+    assert.equal(await store.linkPerson(secret, 'invite'), undefined, 'wrong purpose');
+    assert.equal(await store.consumeLink(secret, 'reset'), person);
+    assert.equal(await store.linkPerson(secret, 'reset'), undefined, 'used');
+    const later = await store.createLink(person, 'reset', HOUR, by);
+    clock.advance(HOUR);
+    assert.equal(await store.linkPerson(later, 'reset'), undefined, 'expired');
   });
 
   it('is replaced by a newer link of the same purpose, not by one of another', async () => {

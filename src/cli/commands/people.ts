@@ -1,13 +1,15 @@
-// `otm user set-password NAME` and `otm token create --user NAME`: run on the manager with database
-// access (postgresUrl of the configuration), they make the first admin and serve scripts. Both apply
-// pending migrations first, like the daemon, and refuse a name that is not a declared Experimenter.
-// The password comes from stdin (one line, or a prompt without echo on a terminal); a token is printed
-// alone on stdout, once, and is stored only as its hash.
+// `otm user set-password NAME`, `otm user invite NAME` and `otm token create --user NAME`: run on the
+// manager with database access (postgresUrl of the configuration), they make the first admin, invite
+// people and serve scripts. They apply pending migrations first, like the daemon, and refuse a name that
+// is not a declared Experimenter. The password comes from stdin (one line, or a prompt without echo on a
+// terminal); a token, or an invitation link when no mail relay is configured, is printed alone on
+// stdout, once, and is stored only as its hash.
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import type pg from 'pg';
-import { loadConfig, redactUrl } from '../../config.js';
+import { loadConfig, redactUrl, webPublicUrl } from '../../config.js';
 import type { Config } from '../../config.js';
+import type { Experimenter } from '../../manifest/types.js';
 import type { Actor, PeopleStore, TokenScope } from '../../web/people.js';
 
 interface GlobalOptions {
@@ -19,8 +21,15 @@ export function localActor(): Actor {
   return { actor: process.env.SUDO_USER ?? process.env.USER ?? 'otm', authMethod: 'local' };
 }
 
-/** Opens the configured database (migrated), checks that `name` is a declared person, runs `work`. */
-async function withPeople<T>(options: GlobalOptions, name: string, work: (store: PeopleStore) => Promise<T>): Promise<T> {
+/** What a command on one person works with. */
+interface PersonWork {
+  store: PeopleStore;
+  experimenter: Experimenter;
+  config: Config;
+}
+
+/** Opens the configured database (migrated), finds `name` among the declared people, runs `work`. */
+async function withPeople<T>(options: GlobalOptions, name: string, work: (on: PersonWork) => Promise<T>): Promise<T> {
   const { config, file } = await loadConfig(options.config !== undefined ? { path: options.config } : {});
   const where = file ?? 'the built-in configuration';
   if (!config.postgresUrl) {
@@ -34,19 +43,16 @@ async function withPeople<T>(options: GlobalOptions, name: string, work: (store:
     await migrate(pool).catch((err: Error) => {
       throw new Error(`cannot migrate ${redactUrl(config.postgresUrl!)}: ${err.message}`);
     });
-    await requirePerson(config, pool, name, people.personExists);
+    const experimenter = await people.declaredExperimenter(config, pool, name);
+    if (!experimenter) {
+      throw new Error(`${name} is not a declared Experimenter: neither a valid manifest in ${config.manifestsDir} nor a valid row in the database names it; declare the person first (kind: Experimenter)`);
+    }
     const store = new people.PeopleStore({
       pool, clock: systemClock, idleTimeoutMs: people.DEFAULT_SESSION_IDLE_MS, absoluteTimeoutMs: people.DEFAULT_SESSION_ABSOLUTE_MS,
     });
-    return await work(store);
+    return await work({ store, experimenter, config });
   } finally {
     await pool.end();
-  }
-}
-
-async function requirePerson(config: Config, pool: pg.Pool, name: string, exists: (config: Config, pool: pg.Pool, name: string) => Promise<boolean>): Promise<void> {
-  if (!(await exists(config, pool, name))) {
-    throw new Error(`${name} is not a declared Experimenter: neither a valid manifest in ${config.manifestsDir} nor a row in the database names it; declare the person first (kind: Experimenter)`);
   }
 }
 
@@ -135,6 +141,31 @@ interface TokenCreateOptions extends GlobalOptions {
   label: string;
 }
 
+/** Makes the invitation link, then mails it (web.smtp) or prints it for the admin to pass on. */
+async function invite(name: string, { store, experimenter, config }: PersonWork): Promise<void> {
+  const { email, displayName } = experimenter.spec;
+  if (email === undefined) {
+    throw new Error(`${name} has no spec.email: an invitation goes to the person's e-mail address; add spec.email to their Experimenter`);
+  }
+  const smtp = config.web.smtp;
+  const { createMailer, linkUrl } = await import('../../web/mail.js');
+  // The relay's setting is checked before the link is made: a new link replaces an earlier unused one.
+  const mailer = smtp !== undefined ? await createMailer(smtp, webPublicUrl(config)) : undefined;
+  try {
+    const validForMs = config.web.links.inviteHours * 3_600_000;
+    const secret = await store.createLink(name, 'invite', validForMs, localActor());
+    if (mailer) {
+      await mailer.sendLink('invite', { name, displayName, email }, secret, validForMs);
+      process.stderr.write(`invitation sent to ${email}\n`);
+    } else {
+      process.stdout.write(`${linkUrl(webPublicUrl(config), 'invite', secret)}\n`);
+      process.stderr.write(`no mail relay is configured (web.smtp): pass this link on to ${name} <${email}> yourself; it works once, within ${config.web.links.inviteHours} hours\n`);
+    }
+  } finally {
+    mailer?.close();
+  }
+}
+
 export function registerUser(program: Command): void {
   const user = program.command('user').description('the people who sign in (run on the manager, with database access)');
   user
@@ -142,10 +173,17 @@ export function registerUser(program: Command): void {
     .description('set the password NAME signs in with, read from stdin (one line); signs NAME out everywhere')
     .argument('<name>', 'a declared Experimenter')
     .action(async (name: string, _options: GlobalOptions, command: Command) => {
-      await withPeople(command.optsWithGlobals<GlobalOptions>(), name, async (store) => {
+      await withPeople(command.optsWithGlobals<GlobalOptions>(), name, async ({ store }) => {
         await store.setPassword(name, await readPassword(), localActor());
       });
       process.stderr.write(`password set for ${name}\n`);
+    });
+  user
+    .command('invite')
+    .description('create an invitation link for NAME (web.links.inviteHours) and mail it to spec.email; without web.smtp, print the link on stdout')
+    .argument('<name>', 'a declared Experimenter with spec.email')
+    .action(async (name: string, _options: GlobalOptions, command: Command) => {
+      await withPeople(command.optsWithGlobals<GlobalOptions>(), name, (on) => invite(name, on));
     });
 }
 
@@ -161,7 +199,7 @@ export function registerToken(program: Command): void {
     .action(async (_options: TokenCreateOptions, command: Command) => {
       const options = command.optsWithGlobals<TokenCreateOptions>();
       const duration = parseDuration(options.expires);
-      const created = await withPeople(options, options.user, (store) => store.createToken(options.user, {
+      const created = await withPeople(options, options.user, ({ store }) => store.createToken(options.user, {
         scope: options.scope, expiresAt: duration === null ? null : new Date(Date.now() + duration), label: options.label,
       }, localActor()));
       process.stdout.write(`${created.secret}\n`);
