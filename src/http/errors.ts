@@ -51,4 +51,4 @@ export function apiIssues(issues: readonly ManifestIssue[]): ApiIssue[] {
   return issues.map((issue) => ({ path: issue.path, code: issue.code, severity: issue.severity, message: issue.message }));
 }
 
-export const notFound = (what: string): ApiError => new ApiError(404, 'NotFound', `${what} is not known to this daemon`);
+export const notFound = (what: string): ApiError => new ApiError(404, 'NotFound', `${what} is not known here`);

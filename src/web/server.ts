@@ -32,6 +32,7 @@ import type { Person, WebContext } from './context.js';
 import { AttemptLimiter } from './limiter.js';
 import type { PeopleStore, Session, TokenScope } from './people.js';
 import { MAX_TOKEN_LABEL_LENGTH, TOKEN_SCOPES } from './people.js';
+import { RESET_LIMIT_RULES } from './links.js';
 import { createRenderer, STATIC_DIR } from './render.js';
 
 export const SESSION_COOKIE = 'otm_session';
@@ -83,8 +84,7 @@ export function createWebServer(deps: WebServerDeps): WebServer {
   const limiter = new AttemptLimiter(deps.clock, {
     account: { limit: signInLimit.perAccount, windowMs },
     address: { limit: signInLimit.perAddress, windowMs },
-    'reset-account': { limit: signInLimit.perAccount, windowMs },
-    'reset-address': { limit: signInLimit.perAddress, windowMs },
+    ...RESET_LIMIT_RULES,
   });
 
   void app.register(fastifyHelmet, {
@@ -126,7 +126,8 @@ export function createWebServer(deps: WebServerDeps): WebServer {
         clientAddress: request.ip, userAgent: request.headers['user-agent'] ?? '', method: options.method, adminByGroup: options.adminByGroup ?? false,
       });
       void reply.setCookie(SESSION_COOKIE, secret, {
-        path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: Math.floor((session.expiresAt.getTime() - deps.clock.now()) / 1000) + config.web.session.absoluteHours * 3600,
+        // The browser may forget it at the absolute timeout; the server ends it earlier when idle.
+        path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: config.web.session.absoluteHours * 3600,
       });
       log.info({ person: name, method: options.method, session: session.id, adminByGroup: options.adminByGroup ?? false }, 'signed in');
     },
