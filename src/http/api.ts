@@ -276,6 +276,13 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       const trial = object ? desired.trial(rowOrigin(collection, name).source, checked) : undefined;
       const problems = [...checked.issues, ...(trial?.issues ?? [])];
       if (!object || trial!.heldBack.length > 0) throw invalid(kind, name, problems);
+      if (existing && secrets.length > 0 && !can(who, { kind: 'instance', verb: 'writeSecret', instance: existing.declared.object.spec })) {
+        // A spec sent back with its secrets inline is fine; a new value is a secret change, the owner's alone.
+        const store = deps.secrets?.();
+        for (const { field, value } of secrets) {
+          if ((await store?.get(name, field).catch(() => undefined)) !== value) throw refusal(who, `change spec.otree.${field}`);
+        }
+      }
       const by = actorOf(request);
       await storeInlineSecrets(secrets, name, secretsContext, by);
       const result = await rows.upsert(kind, name, spec, labels, by);

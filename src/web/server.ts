@@ -54,6 +54,8 @@ export interface WebServerDeps {
 export interface WebServer {
   app: FastifyInstance;
   ctx: WebContext;
+  /** Every route served (HEAD left out), for tests and documentation that enumerate them. */
+  routes: { method: string; url: string }[];
 }
 
 /** The person an Experimenter object declares. */
@@ -78,6 +80,10 @@ export function createWebServer(deps: WebServerDeps): WebServer {
   const publicUrl = webPublicUrl(config);
   const secure = publicUrl.startsWith('https://');
   const app = Fastify({ bodyLimit: BODY_LIMIT_BYTES, logger: false, return503OnClosing: true, trustProxy: [...config.web.trustProxy] });
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
   const renderer = createRenderer();
   const { signInLimit } = config.web;
   const windowMs = signInLimit.windowMinutes * 60_000;
@@ -343,5 +349,5 @@ export function createWebServer(deps: WebServerDeps): WebServer {
   });
 
   for (const part of deps.parts ?? []) part(app, ctx);
-  return { app, ctx };
+  return { app, ctx, routes };
 }
