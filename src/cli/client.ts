@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
+import { readCredentials, serverOrigin } from './credentials.js';
 import type { InstanceEvent, InstanceStatus } from '../engine/status.js';
 import type { Kind, ManifestObject } from '../manifest/index.js';
 
@@ -68,6 +69,8 @@ export interface ApiClientOptions {
   baseUrl: string;
   /** The bearer token file every API request needs. */
   tokenFile?: string;
+  /** A personal token saved by `otm login` (instead of a token file). */
+  savedToken?: string;
   /** Per request. @default 30 s */
   timeoutMs?: number;
   /** Recorded as the author of writes. @default the local user name */
@@ -109,6 +112,8 @@ export class ApiClient {
   private readonly tokenFile: string | undefined;
   private readonly timeoutMs: number;
   private token: string | undefined;
+  /** The token is the one `otm login` saved. */
+  private readonly saved: boolean;
   private readonly author: string | undefined;
 
   constructor(options: ApiClientOptions) {
@@ -116,6 +121,8 @@ export class ApiClient {
     this.author = author !== undefined && AUTHOR_PATTERN.test(author) ? author : undefined;
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.tokenFile = options.tokenFile;
+    this.token = options.savedToken;
+    this.saved = options.savedToken !== undefined;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
@@ -137,7 +144,8 @@ export class ApiClient {
     const write = method !== 'GET';
     const headers: Record<string, string> = { accept: 'application/json' };
     // Without a token file the request still goes out: an unreachable or disabled daemon then says so first.
-    if (this.tokenFile !== undefined) headers.authorization = `Bearer ${await this.bearer(this.tokenFile)}`;
+    if (this.saved) headers.authorization = `Bearer ${this.token!}`;
+    else if (this.tokenFile !== undefined) headers.authorization = `Bearer ${await this.bearer(this.tokenFile)}`;
     if (write && this.author !== undefined) headers['x-otm-author'] = this.author;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
@@ -167,6 +175,7 @@ export class ApiClient {
     const message = body.error?.message ?? `${method} ${path} answered ${status}`;
     switch (status) {
       case 401:
+        if (this.saved) return new ApiError(`your saved sign-in for ${this.baseUrl} was refused (expired, revoked, or your account is disabled): run \`otm login --server ${this.baseUrl}\` again`, code, status);
         if (this.tokenFile === undefined) return new ApiError('the API needs a token: pass --token-file FILE or set http.tokenFile in the configuration', 'NoToken', status);
         return new ApiError(`the token in ${this.tokenFile ?? '(no token file)'} was refused: use the file the daemon's http.tokenFile names`, code, status);
       case 422:
@@ -257,6 +266,13 @@ export function withApiOptions(command: Command): Command {
 
 /** A client for the daemon the options (or the configuration) point at. */
 export async function clientFor(options: ApiOptions): Promise<ApiClient> {
+  // The saved sign-in of `otm login` wins unless the command names another server, a token file or a configuration.
+  if (options.tokenFile === undefined && options.config === undefined) {
+    const saved = await readCredentials();
+    if (saved && (options.server === undefined || serverOrigin(options.server) === serverOrigin(saved.server))) {
+      return new ApiClient({ baseUrl: saved.server, savedToken: saved.token });
+    }
+  }
   const { config } = await loadConfig(options.config !== undefined ? { path: options.config } : {});
   const tokenFile = options.tokenFile ?? config.http.tokenFile;
   return new ApiClient({ baseUrl: options.server ?? baseUrlFor(config.http.listen), ...(tokenFile !== undefined ? { tokenFile } : {}) });

@@ -12,6 +12,7 @@ import { registerDescribe } from './commands/describe.js';
 import { registerDiff } from './commands/diff.js';
 import { registerExport } from './commands/export.js';
 import { registerGet } from './commands/get.js';
+import { registerLogin } from './commands/login.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerToken, registerUser } from './commands/people.js';
 import { registerPlan } from './commands/plan.js';
@@ -24,7 +25,7 @@ import { registerWeb } from './commands/web.js';
 
 const COMMANDS: ((program: Command) => void)[] = [registerValidate, registerSchema, registerMigrate, registerPlan, registerRun, registerWeb,
   registerGet, registerDescribe, registerApply, registerDiff, registerDelete, registerResetDb, registerRestart, registerExport, registerSecrets,
-  registerUser, registerToken, registerVersion];
+  registerUser, registerToken, registerLogin, registerVersion];
 
 export const EXIT_OK = 0;
 export const EXIT_PROBLEM = 1;

@@ -18,7 +18,8 @@ export function otm(args: string[], options: { cwd?: string; env?: Record<string
   return new Promise((resolve) => {
     const child = execFile(process.execPath, ['--import', tsx, main, ...args], {
       cwd: options.cwd ?? repo,
-      env: { ...process.env, OTM_CONFIG: '', NO_COLOR: '', ...options.env },
+      // No saved `otm login` of the machine's user reaches a test unless it makes one in its own directory.
+      env: { ...process.env, OTM_CONFIG: '', NO_COLOR: '', XDG_CONFIG_HOME: path.join(repo, '.no-saved-login'), ...options.env },
     }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code) : 0, stdout, stderr });
     });

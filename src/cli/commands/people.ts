@@ -116,6 +116,14 @@ function promptHidden(questions: readonly string[]): Promise<string[]> {
   });
 }
 
+/** The password for signing in: a line on stdin, or asked for without echo on a terminal. */
+export async function readSignInPassword(): Promise<string> {
+  if (!process.stdin.isTTY) return readPasswordLine(process.stdin);
+  const [password] = await promptHidden(['password: ']);
+  if (!password) throw new Error('no password given');
+  return password;
+}
+
 async function readPassword(): Promise<string> {
   if (!process.stdin.isTTY) return readPasswordLine(process.stdin);
   const [first, again] = await promptHidden(['new password: ', 'the same password again: ']);
