@@ -39,6 +39,18 @@ export interface ObjectDetail {
   events?: InstanceEvent[];
 }
 
+export interface AuditItem {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  objectKind: string;
+  objectName: string;
+  clientAddress: string | null;
+  authMethod: string | null;
+  details: Record<string, unknown>;
+}
+
 export interface Written {
   name: string;
   generation: number;
@@ -236,6 +248,12 @@ export class ApiClient {
       }
       throw error;
     }
+  }
+
+  /** A page of the audit log, newest first; `next` is the path of the following page. */
+  audit(query: { user?: string; object?: string; limit?: number }): Promise<{ items: AuditItem[]; next?: string }> {
+    const params = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
+    return this.request('GET', `/api/v1/audit${params.size > 0 ? `?${params}` : ''}`);
   }
 
   /** The daemon's version, from the `otm_build_info` metric; undefined when it exports none. */

@@ -6,6 +6,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../config.js';
 import { registerApply } from './commands/apply.js';
+import { registerAudit } from './commands/audit.js';
 import { registerResetDb, registerRestart } from './commands/bump.js';
 import { registerDelete } from './commands/delete.js';
 import { registerDescribe } from './commands/describe.js';
@@ -25,7 +26,7 @@ import { registerWeb } from './commands/web.js';
 
 const COMMANDS: ((program: Command) => void)[] = [registerValidate, registerSchema, registerMigrate, registerPlan, registerRun, registerWeb,
   registerGet, registerDescribe, registerApply, registerDiff, registerDelete, registerResetDb, registerRestart, registerExport, registerSecrets,
-  registerUser, registerToken, registerLogin, registerVersion];
+  registerUser, registerToken, registerLogin, registerAudit, registerVersion];
 
 export const EXIT_OK = 0;
 export const EXIT_PROBLEM = 1;

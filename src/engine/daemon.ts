@@ -302,6 +302,11 @@ export class Daemon {
   }
 
   /** Rejects when the configured database does not answer (readiness). */
+  /** The database pool for reads beside the engine's own (the audit log); undefined without postgresUrl or before start. */
+  database(): pg.Pool | undefined {
+    return this.pool;
+  }
+
   async pingDatabase(): Promise<void> {
     if (!this.pool) throw new Error('not connected yet: the daemon is starting');
     await this.pool.query('SELECT 1');

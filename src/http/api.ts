@@ -14,6 +14,8 @@ import type { InstanceStatus, StatusStore } from '../engine/status.js';
 import { API_VERSION, checkDocument, SECRET_MASK } from '../manifest/index.js';
 import type { Kind, OTreeInstanceSpec, ParseResult } from '../manifest/index.js';
 import type { Actor } from '../store/audit.js';
+import { registerAuditApi } from './audit-api.js';
+import type { AuditReader } from './audit-api.js';
 import { ApiError, apiIssues, notFound } from './errors.js';
 import { actorOf, principalOf, setPrincipal } from './principal.js';
 import type { Authenticator } from './principal.js';
@@ -57,6 +59,8 @@ export interface ApiDeps {
   selfService?: boolean;
   /** The encrypted secret store; undefined (or absent) without postgresUrl and secrets.keyFile, or before start. */
   secrets?: () => SecretsApiStore | undefined;
+  /** The audit log; undefined (or absent) without a database. */
+  audit?: () => AuditReader | undefined;
 }
 
 const KIND_OF = { instances: 'OTreeInstance', experimenters: 'Experimenter' } as const satisfies Record<string, Kind>;
@@ -172,6 +176,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
 
   const secretsContext = { store: () => deps.secrets?.(), databaseConfigured: deps.databaseConfigured };
   registerSecretsApi(app, { ...secretsContext, authorizeInstance, refuseFileObjects });
+  registerAuditApi(app, () => deps.audit?.());
 
   // Reads.
   app.get('/api/v1/instances', async (request) => {

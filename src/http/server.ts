@@ -10,6 +10,7 @@ import { instanceKey } from '../engine/controller.js';
 import { registerApi } from './api.js';
 import { registerStatusPage } from './status-page.js';
 import { planView } from './views.js';
+import { readAudit } from '../store/audit.js';
 import type { ApiDeps } from './api.js';
 import { adminTokenAuthenticator, hasToken, readTokenFile } from './auth.js';
 import { ApiError } from './errors.js';
@@ -99,6 +100,10 @@ export function daemonDeps(daemon: Daemon, token: string | undefined): HttpDeps 
       : undefined),
     rows: () => daemon.desiredRows(),
     secrets: () => daemon.secretStore(),
+    audit: () => {
+      const pool = daemon.database();
+      return pool ? (query) => readAudit(pool, query) : undefined;
+    },
     databaseConfigured: config.postgresUrl !== undefined,
     token,
     readiness: readinessChecker({

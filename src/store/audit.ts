@@ -29,3 +29,34 @@ export async function audit(db: pg.Pool | pg.ClientBase, entry: AuditEntry): Pro
     [entry.actor, entry.action, entry.objectKind, entry.objectName, entry.clientAddress ?? null, entry.authMethod ?? null, JSON.stringify(entry.details ?? {})],
   );
 }
+
+/** One entry as read back. */
+export interface AuditRecord extends Required<Omit<AuditEntry, 'clientAddress' | 'authMethod'>> {
+  id: number;
+  at: Date;
+  clientAddress: string | null;
+  authMethod: string | null;
+}
+
+export interface AuditQuery {
+  /** Only what this person did. */
+  actor?: string;
+  /** Only entries about this object (an instance, a person). */
+  objectName?: string;
+  /** Entries older than this id (the next page). */
+  beforeId?: number;
+  limit: number;
+}
+
+/** The newest entries matching `query`, newest first. */
+export async function readAudit(db: pg.Pool, query: AuditQuery): Promise<AuditRecord[]> {
+  const { rows } = await db.query<{ id: string; at: Date; actor: string; action: string; object_kind: string; object_name: string; client_address: string | null; auth_method: string | null; details: Record<string, unknown> }>(
+    `SELECT id, at, actor, action, object_kind, object_name, client_address, auth_method, details FROM otm.audit_log
+     WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR object_name = $2) AND ($3::bigint IS NULL OR id < $3)
+     ORDER BY id DESC LIMIT $4`,
+    [query.actor ?? null, query.objectName ?? null, query.beforeId ?? null, query.limit]);
+  return rows.map((row) => ({
+    id: Number(row.id), at: row.at, actor: row.actor, action: row.action, objectKind: row.object_kind, objectName: row.object_name,
+    clientAddress: row.client_address, authMethod: row.auth_method, details: row.details,
+  }));
+}

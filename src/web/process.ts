@@ -16,6 +16,7 @@ import { readTokenFile } from '../http/auth.js';
 import { ApiError } from '../http/errors.js';
 import { parseListen } from '../http/server.js';
 import type { PlanView } from '../http/views.js';
+import { readAudit } from '../store/audit.js';
 import { migrate } from '../store/migrate.js';
 import { createPool } from '../store/pool.js';
 import { registerLinkRoutes } from './links.js';
@@ -112,6 +113,7 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
       rows: () => rows,
       ...(secrets ? { secrets: () => secrets } : {}),
       plans: () => plans,
+      audit: () => (query) => readAudit(pool, query),
       parts: [
         (server, ctx) => {
           // The server checks the CSRF token of every form itself.

@@ -23,6 +23,7 @@ import type { Clock } from '../engine/clock.js';
 import type { StatusStore } from '../engine/status.js';
 import { registerApi } from '../http/api.js';
 import type { DesiredRows, DesiredView, PlanSource } from '../http/api.js';
+import type { AuditReader } from '../http/audit-api.js';
 import { ApiError } from '../http/errors.js';
 import { actorOf, principalOf } from '../http/principal.js';
 import type { SecretsApiStore } from '../http/secrets.js';
@@ -47,6 +48,8 @@ export interface WebServerDeps {
   rows(): DesiredRows | undefined;
   secrets?(): SecretsApiStore | undefined;
   plans(): PlanSource | undefined;
+  /** The audit log (GET /api/v1/audit). */
+  audit?(): AuditReader | undefined;
   /** Parts that register their own routes with the context: one-time links, single sign-on. */
   parts?: readonly ((app: FastifyInstance, ctx: WebContext) => void)[];
 }
@@ -274,6 +277,7 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     authenticate,
     selfService: config.web.selfService,
     ...(deps.secrets ? { secrets: deps.secrets } : {}),
+    ...(deps.audit ? { audit: deps.audit } : {}),
   });
 
   const requireManage = (request: FastifyRequest): Principal => {

@@ -11,6 +11,7 @@ import { DesiredStore } from '../../src/desired/store.js';
 import { systemClock } from '../../src/engine/clock.js';
 import { PgStatusStore } from '../../src/engine/status-pg.js';
 import { parseManifests } from '../../src/manifest/index.js';
+import { readAudit } from '../../src/store/audit.js';
 import { PeopleStore } from '../../src/web/people.js';
 import { createWebServer } from '../../src/web/server.js';
 import type { WebServer } from '../../src/web/server.js';
@@ -58,7 +59,10 @@ describe('otm login against otm web', () => {
     const people = new PeopleStore({ pool: db.pool, clock: systemClock, idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 7_200_000 });
     await people.setPassword('alice', PASSWORD, { actor: 'test', authMethod: 'local' });
     const status = new PgStatusStore(db.pool);
-    server = createWebServer({ config, people, clock: systemClock, log: pino({ level: 'silent' }), desired, status: () => status, rows: () => undefined, plans: () => undefined });
+    server = createWebServer({
+      config, people, clock: systemClock, log: pino({ level: 'silent' }), desired, status: () => status, rows: () => undefined, plans: () => undefined,
+      audit: () => (query) => readAudit(db.pool, query),
+    });
     url = await server.app.listen({ host: '127.0.0.1', port: 0 });
   });
 
@@ -91,6 +95,15 @@ describe('otm login against otm web', () => {
     const other = await otm(['get', 'instance', 'bob-survey'], { env });
     assert.equal(other.code, 1);
     assert.ok(!other.stdout.includes('bob-survey owner'));
+
+    const audit = await otm(['audit', '-o', 'json'], { env });
+    assert.equal(audit.code, 0, audit.stderr);
+    const entries = (JSON.parse(audit.stdout) as { items: { actor: string; action: string }[] }).items;
+    assert.ok(entries.some((e) => e.action === 'token.create'));
+    assert.ok(entries.every((e) => e.actor === 'alice'), 'only her own entries');
+    assert.equal((await otm(['audit', '--user', 'test'], { env })).code, 1, 'not someone else\'s');
+    const table = await otm(['audit'], { env });
+    assert.match(table.stdout, /^TIME\s+WHO\s+ACTION\s+OBJECT\s+FROM\s+HOW\n[^]*alice\s+token\.create\s+person\/alice/m);
 
     const logout = await otm(['logout'], { env });
     assert.equal(logout.code, 0, logout.stderr);

@@ -18,6 +18,7 @@ import { FakeClock } from '../../src/engine/clock.js';
 import { PgStatusStore } from '../../src/engine/status-pg.js';
 import type { PlanSource } from '../../src/http/api.js';
 import { parseManifests } from '../../src/manifest/index.js';
+import { readAudit } from '../../src/store/audit.js';
 import { PeopleStore } from '../../src/web/people.js';
 import { createWebServer, SESSION_COOKIE } from '../../src/web/server.js';
 import type { WebServer } from '../../src/web/server.js';
@@ -158,7 +159,7 @@ describe('otm web', () => {
     };
     server = createWebServer({
       config, people: store, clock, log: pino({ level: 'silent' }), desired,
-      status: () => status, rows: () => rows, secrets: () => secrets, plans: () => plans,
+      status: () => status, rows: () => rows, secrets: () => secrets, plans: () => plans, audit: () => (query) => readAudit(db.pool, query),
     });
     base = await server.app.listen({ host: '127.0.0.1', port: 0 });
   });
@@ -394,10 +395,27 @@ describe('otm web', () => {
       assert.deepEqual((update.details.after as { env: unknown }).env, { STUDY: '********' });
     });
 
-    test('the matrix covers every /api/v1 route the server has', () => {
+    test('the audit log through the API: admins read everyone\'s entries, people only their own', async () => {
+    const actors = async (role: Role, query = '') => {
+      const answer = await call('GET', `/api/v1/audit${query}`, as(role));
+      assert.equal(answer.status, 200, answer.text);
+      return new Set((answer.json().items as { actor: string }[]).map((e) => e.actor));
+    };
+    assert.deepEqual([...await actors('owner')], ['alice']);
+    assert.deepEqual([...await actors('ownerRead')], ['alice']);
+    assert.ok((await actors('admin')).size > 1);
+    assert.deepEqual([...await actors('admin', '?user=bob')], ['bob']);
+    assert.equal((await call('GET', '/api/v1/audit?user=bob', as('owner'))).status, 403);
+    const page = (await call('GET', '/api/v1/audit?object=alice-row&limit=2', as('admin'))).json();
+    assert.equal((page.items as unknown[]).length, 2);
+    const next = (await call('GET', page.next as string, as('admin'))).json();
+    assert.ok((next.items as { id: number }[]).every((e) => e.id < (page.items as { id: number }[])[1]!.id));
+  });
+
+  test('the matrix covers every /api/v1 route the server has', () => {
       const covered = new Set([
         ...cells.map((c) => `${c.method} ${c.route}`),
-        'GET /api/v1/instances', 'GET /api/v1/experimenters', 'GET /api/v1/experimenters/:name', 'GET /api/v1/plan',
+        'GET /api/v1/audit', 'GET /api/v1/instances', 'GET /api/v1/experimenters', 'GET /api/v1/experimenters/:name', 'GET /api/v1/plan',
         'PUT /api/v1/experimenters/:name', 'DELETE /api/v1/experimenters/:name',
         'GET /api/v1/me', 'GET /api/v1/me/sessions', 'DELETE /api/v1/me/sessions/:id', 'GET /api/v1/me/tokens', 'POST /api/v1/me/tokens', 'DELETE /api/v1/me/tokens/:id',
       ]);
