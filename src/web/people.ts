@@ -75,6 +75,8 @@ export const TOKEN_PREFIX = 'otm_';
 export const MAX_TOKEN_LABEL_LENGTH = 200;
 const MAX_USER_AGENT_LENGTH = 512;
 const MAX_CLIENT_ADDRESS_LENGTH = 128;
+/** Ended sessions, tokens and links stay this long (a person sees recently ended ones), then are deleted. */
+export const PURGE_AFTER_MS = 30 * 86_400_000;
 /** lastSeenAt and lastUsedAt are written at most this often, to spare a write per request. */
 const TOUCH_INTERVAL_MS = 60_000;
 
@@ -371,6 +373,26 @@ export class PeopleStore {
        WHERE secret_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 RETURNING person`,
       [secretHash(secret), purpose, this.now()]);
     return rows[0]?.person;
+  }
+
+  // ---- housekeeping ------------------------------------------------------------------------------
+
+  /**
+   * Deletes what stopped working more than PURGE_AFTER_MS ago: ended sessions, revoked or expired
+   * tokens, used or expired links, abandoned sign-in flows. The audit log keeps the record of each.
+   */
+  async purgeEnded(): Promise<{ sessions: number; tokens: number; links: number; flows: number }> {
+    const now = this.now();
+    const before = new Date(now.getTime() - PURGE_AFTER_MS);
+    const idleBefore = new Date(before.getTime() - this.idleTimeoutMs);
+    const count = async (sql: string, params: unknown[]) => (await this.pool.query(sql, params)).rowCount ?? 0;
+    return {
+      sessions: await count('DELETE FROM otm.sessions WHERE revoked_at < $1 OR absolute_expires_at < $1 OR last_seen_at < $2', [before, idleBefore]),
+      tokens: await count('DELETE FROM otm.api_tokens WHERE revoked_at < $1 OR expires_at < $1', [before]),
+      links: await count('DELETE FROM otm.one_time_links WHERE used_at < $1 OR expires_at < $1', [before]),
+      // A flow is only ever needed for minutes.
+      flows: await count('DELETE FROM otm.sign_in_flows WHERE expires_at < $1', [now]),
+    };
   }
 }
 

@@ -29,6 +29,8 @@ export interface WebHandle {
   close(): Promise<void>;
 }
 
+/** How often ended sessions, tokens and links are deleted. */
+const PURGE_INTERVAL_MS = 3_600_000;
 /** How long otm web waits for the daemon's answer to a plan. */
 const DAEMON_TIMEOUT_MS = 30_000;
 
@@ -123,6 +125,13 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
       ],
     });
     closers.push(() => app.close());
+    const purge = () => {
+      people.purgeEnded().then((purged) => logger.debug({ purged }, 'ended sessions, tokens and links purged'),
+        (err: Error) => logger.warn({ err: err.message }, 'purging ended sessions and tokens failed; retried in an hour'));
+      timer = clock.setTimeout(purge, PURGE_INTERVAL_MS);
+    };
+    let timer = clock.setTimeout(purge, PURGE_INTERVAL_MS);
+    closers.push(async () => clock.clearTimeout(timer));
     const { host, port } = parseListen(config.web.listen);
     const url = await app.listen({ host, port }).catch((err: Error) => {
       throw new Error(`cannot listen on ${config.web.listen} (web.listen): ${err.message}; choose a free address`);

@@ -285,4 +285,21 @@ describe('passwords', () => {
     assert.match(rows[0].hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     assert.equal(await store.checkPassword(person, 'an old but long password'), true);
   });
+
+  it('purges what ended more than 30 days ago and keeps what still works', async () => {
+    await store.createSession(person, meta); // idle for a month: purged
+    const revoked = await store.createSession(person, meta);
+    await store.revokeSession(person, revoked.session.id, by);
+    const token = await store.createToken(person, { scope: 'read', expiresAt: null, label: 'kept' }, by);
+    await store.createToken(person, { scope: 'read', expiresAt: new Date(clock.now() + HOUR), label: 'gone' }, by);
+    const link = await store.createLink(person, 'reset', HOUR, by);
+    clock.advance(31 * 24 * HOUR);
+    const fresh = await store.createSession(person, meta);
+    const purged = await store.purgeEnded();
+    assert.ok(purged.sessions >= 2 && purged.tokens >= 1 && purged.links >= 1, JSON.stringify(purged));
+    const ids = async (table: string) => (await db.pool.query(`SELECT id FROM otm.${table} WHERE person = $1`, [person])).rows.map((r) => r.id as string).sort();
+    assert.deepEqual(await ids('sessions'), [fresh.session.id]);
+    assert.deepEqual(await ids('api_tokens'), [token.token.id]);
+    assert.equal(await store.consumeLink(link, 'reset'), undefined);
+  });
 });
