@@ -5,7 +5,7 @@
 //
 // CSRF: the invitation and reset forms are protected by the link's unguessable secret (a forged request
 // would need it). The "forgot password" form uses the server's CSRF protection when it passes one.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { WebContext, Person } from './context.js';
 import type { LimitKey, LimitRule } from './limiter.js';
 import type { Mailer } from './mail.js';
@@ -21,17 +21,6 @@ export const RESET_LIMIT_RULES: Readonly<Record<'reset-address' | 'reset-account
   'reset-address': { limit: 10, windowMs: 3_600_000 },
   'reset-account': { limit: 3, windowMs: 3_600_000 },
 };
-
-export interface CsrfProtection {
-  /** Refuses a request without a valid `_csrf` token; runs as a preHandler, once the form body is parsed. The server passes `app.csrfProtection`. */
-  check(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void;
-  /** A token for a form's hidden `_csrf` field. The server passes `(reply) => reply.generateCsrf()`. */
-  token(reply: FastifyReply): string;
-}
-
-export interface LinkRoutesOptions {
-  csrf?: CsrfProtection;
-}
 
 export interface LinkRoutes {
   /** Resolves once every reset mail started so far has been sent or given up on (the app's close waits for it too). */
@@ -71,8 +60,8 @@ function linkPageHeaders(reply: FastifyReply): FastifyReply {
   return reply.header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer');
 }
 
-export function registerLinkRoutes(app: FastifyInstance, ctx: WebContext, mailer: Mailer | undefined, options: LinkRoutesOptions = {}): LinkRoutes {
-  const { csrf } = options;
+/** Registers the link pages. Their forms' CSRF tokens come from ctx.render and are checked by the server, as for every form. */
+export function registerLinkRoutes(app: FastifyInstance, ctx: WebContext, mailer: Mailer | undefined): LinkRoutes {
   const pending = new Set<Promise<void>>();
 
   const setPasswordForm = (reply: FastifyReply, purpose: LinkPurpose, error?: string) =>
@@ -108,7 +97,7 @@ export function registerLinkRoutes(app: FastifyInstance, ctx: WebContext, mailer
   }
 
   const forgotForm = (reply: FastifyReply) =>
-    ctx.render(reply, 'forgot-password', { ...PAGES.forgot, maxLength: MAX_ACCOUNT_LENGTH, ...(csrf ? { csrfToken: csrf.token(reply) } : {}) });
+    ctx.render(reply, 'forgot-password', { ...PAGES.forgot, maxLength: MAX_ACCOUNT_LENGTH });
 
   /** Makes the reset link and mails it; never rejects: failures are logged, without the link. */
   const sendResetLink = async (person: Person & { email: string }, clientAddress: string): Promise<void> => {
@@ -128,7 +117,7 @@ export function registerLinkRoutes(app: FastifyInstance, ctx: WebContext, mailer
 
   app.get('/forgot-password', async (_request, reply) => forgotForm(reply));
 
-  app.post('/forgot-password', { ...(csrf ? { preHandler: csrf.check } : {}) }, async (request, reply) => {
+  app.post('/forgot-password', async (request, reply) => {
     const account = formField(request.body, 'account').trim().slice(0, MAX_ACCOUNT_LENGTH);
     const person = ctx.person(account) ?? ctx.personByEmail(account);
     const clientAddress = ctx.clientAddress(request);

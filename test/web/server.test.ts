@@ -19,6 +19,7 @@ import { PgStatusStore } from '../../src/engine/status-pg.js';
 import type { PlanSource } from '../../src/http/api.js';
 import { parseManifests } from '../../src/manifest/index.js';
 import { readAudit } from '../../src/store/audit.js';
+import { registerLinkRoutes } from '../../src/web/links.js';
 import { PeopleStore } from '../../src/web/people.js';
 import { createWebServer, SESSION_COOKIE } from '../../src/web/server.js';
 import type { WebServer } from '../../src/web/server.js';
@@ -160,6 +161,7 @@ describe('otm web', () => {
     server = createWebServer({
       config, people: store, clock, log: pino({ level: 'silent' }), desired,
       status: () => status, rows: () => rows, secrets: () => secrets, plans: () => plans, audit: () => (query) => readAudit(db.pool, query),
+      parts: [(app, ctx) => { registerLinkRoutes(app, ctx, undefined); }],
     });
     base = await server.app.listen({ host: '127.0.0.1', port: 0 });
   });
@@ -220,7 +222,21 @@ describe('otm web', () => {
       assert.equal((await call('GET', '/api/v1/me', { jar })).status, 401);
     });
 
-    test('pages carry a content security policy without inline script', async () => {
+    test('a reset link\'s form works with the CSRF token its page carries, and not without', async () => {
+    const secret = await store.createLink('carol', 'reset', 60 * MINUTE, by);
+    const jar = new Map<string, string>();
+    const page = await call('GET', `/reset/${secret}`, { jar });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1];
+    assert.ok(csrf);
+    const form = { password: 'carol\'s brand new phrase', confirm: 'carol\'s brand new phrase' };
+    assert.equal((await call('POST', `/reset/${secret}`, { jar, form })).status, 403);
+    const done = await call('POST', `/reset/${secret}`, { jar, form: { ...form, _csrf: csrf } });
+    assert.equal(done.status, 303);
+    assert.equal(await store.checkPassword('carol', form.password), true);
+    await store.setPassword('carol', PASSWORD, by);
+  });
+
+  test('pages carry a content security policy without inline script', async () => {
       const page = await call('GET', '/sign-in');
       const csp = page.headers.get('content-security-policy') ?? '';
       assert.match(csp, /script-src 'self'/);
