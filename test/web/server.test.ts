@@ -80,6 +80,8 @@ let rows: PostgresDesiredSource;
 let store: PeopleStore;
 let server: WebServer;
 let base: string;
+/** The server's dependencies but its configuration, for a second server with other settings. */
+let depsBut: (config: Config) => Parameters<typeof createWebServer>[0];
 
 interface Answer {
   status: number;
@@ -158,11 +160,12 @@ describe('otm web', () => {
       names: async () => desired.instances().map((s) => s.declared.object.metadata.name),
       planFor: async (name) => ({ name, host: 'local', phase: 'Running', actions: [], deferred: [], notes: [] }),
     };
-    server = createWebServer({
-      config, people: store, clock, log: pino({ level: 'silent' }), desired,
+    depsBut = (other) => ({
+      config: other, people: store, clock, log: pino({ level: 'silent' }), desired,
       status: () => status, rows: () => rows, secrets: () => secrets, plans: () => plans, audit: () => (query) => readAudit(db.pool, query),
       parts: [(app, ctx) => { registerLinkRoutes(app, ctx, undefined); }],
     });
+    server = createWebServer(depsBut(config));
     base = await server.app.listen({ host: '127.0.0.1', port: 0 });
   });
 
@@ -411,7 +414,34 @@ describe('otm web', () => {
       assert.deepEqual((update.details.after as { env: unknown }).env, { STUDY: '********' });
     });
 
-    test('the audit log through the API: admins read everyone\'s entries, people only their own', async () => {
+    test('with self-service on, experimenters create instances of their own, within their quota and the default placement', async () => {
+    const file = path.join(work, 'self-service.yaml');
+    await writeFile(file, [`postgresUrl: ${db.url}`, 'baseDomain: lab.example.org', `manifestsDir: ${work}`, 'secrets: { keyFile: secret-key }', 'web: { selfService: true }'].join('\n'));
+    const self = createWebServer(depsBut((await loadConfig({ path: file })).config));
+    const selfBase = await self.app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const signIn = await fetch(`${selfBase}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'carol', password: PASSWORD }) });
+      const cookie = signIn.headers.getSetCookie()[0]!.split(';')[0]!;
+      const put = (name: string, owner: string, extra: Record<string, unknown> = {}) => fetch(`${selfBase}/api/v1/instances/${name}`, {
+        method: 'PUT', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ ...rowInstance(name, owner, extra), spec: { ...rowInstance(name, owner, extra).spec, collaborators: [] } }),
+      });
+      assert.equal((await put('carol-bob', 'bob')).status, 403, 'not for someone else');
+      assert.equal((await put('carol-big', 'carol', { processes: { web: 1, worker: 2 } })).status, 403, 'not beyond the default placement');
+      // Carol owns carol-file (a manifest) and may own three: two more, then the quota refuses.
+      for (const name of ['carol-one', 'carol-two']) {
+        const created = await put(name, 'carol');
+        assert.equal(created.status, 200, await created.text());
+        await untilDesired(() => desired.instance(name) !== undefined);
+      }
+      const over = await put('carol-three', 'carol');
+      assert.equal(over.status, 422);
+      assert.match(await over.text(), /ROW_QUOTA_EXCEEDED/);
+    } finally {
+      await self.app.close();
+    }
+  });
+
+  test('the audit log through the API: admins read everyone\'s entries, people only their own', async () => {
     const actors = async (role: Role, query = '') => {
       const answer = await call('GET', `/api/v1/audit${query}`, as(role));
       assert.equal(answer.status, 200, answer.text);
