@@ -5,24 +5,30 @@ TESTS ?= $(shell find test -name '*.test.ts' | sort)
 
 .PHONY: deps install build lint test demo bench services services-stop clean
 
-deps:               ## install dependencies from the lockfile
-	npm ci
+# npm ci runs again whenever the lockfile or package.json is newer than the last install.
+INSTALLED := node_modules/.otm-installed
+
+deps: $(INSTALLED)  ## install dependencies from the lockfile
+
+$(INSTALLED): package-lock.json package.json
+	npm ci --no-audit --no-fund
+	touch $@
 
 install: build      ## install on a Debian host with Dokku (as root; DESTDIR=... stages instead)
 	bash scripts/install.sh
 
-build:              ## compile TypeScript to dist/ (the simulator and the CLI run from there)
+build: $(INSTALLED) ## compile TypeScript to dist/ (the simulator and the CLI run from there)
 	npx tsc -p tsconfig.json
 
-lint: 
+lint: $(INSTALLED)  ## eslint (with the purity rule) and the type check
 	npx eslint .
 	npx tsc -p tsconfig.json --noEmit
 
-test: build         ## every test, against the services started by `make services` (or .ci/run)
-	$(NODE) --import tsx --test --test-reporter=spec $(TESTS)
+test: build lint    ## lint, then every test, with the services it needs started (and stopped) on loopback
+	bash scripts/with-services.sh test $(NODE) --import tsx --test --test-reporter=spec $(TESTS)
 
-demo: build         ## the daemon on the example manifests against the Dokku simulator
-	$(NODE) --import tsx scripts/demo.ts
+demo: build         ## the daemon on the example manifests against the Dokku simulator (real containers with a Docker Engine)
+	bash scripts/with-services.sh demo $(NODE) --import tsx scripts/demo.ts
 
 bench: build        ## benchmarks: prints a table, writes bench/results.json
 	$(NODE) --import tsx bench/run.ts

@@ -4,6 +4,7 @@
 #   a Docker Engine on /var/run/docker.sock (started with plain dockerd when none answers).
 # sshd and nginx are started by the tests themselves (throwaway keys and configs); this script checks they are installed.
 # Idempotent: a service that already answers is left alone and not stopped later. Fails when a service cannot start.
+# Usage: services.sh start [docker|postgres|redis ...] | stop
 set -euo pipefail
 
 dir=${OTM_SERVICES_DIR:-/tmp/otm-services}
@@ -86,10 +87,24 @@ stop_all() {
 
 case "${1:-start}" in
   start)
-    check_installed
-    start_docker
-    start_postgres
-    start_redis
+    # `start` alone starts everything the tests use; `start docker` only the Engine (the demo).
+    shift || true
+    only=${*:-all}
+    if [ "$only" = all ]; then
+      check_installed
+      start_docker
+      start_postgres
+      start_redis
+    else
+      for service in $only; do
+        case "$service" in
+          docker) start_docker ;;
+          postgres) start_postgres ;;
+          redis) start_redis ;;
+          *) die "unknown service $service (docker, postgres, redis)" ;;
+        esac
+      done
+    fi
     cat >"$dir/env" <<ENV
 export OTM_TEST_PG_URL=postgres://postgres@127.0.0.1:$pg_port/postgres
 export OTM_TEST_REDIS_URL=redis://127.0.0.1:$redis_port
