@@ -3,7 +3,8 @@
 // daemon serves it on loopback for its admin token, `otm web` for people. Every route, reads included,
 // first proves who asks (ApiDeps.authenticate), then asks the authorisation table (src/access) about
 // the object: what a person may not see answers 404, what they see but may not do 403. Manifest files
-// stay read-only here: an object a file declares is edited in the file.
+// stay read-only here: an object a file declares is edited in the file. Each server serves the OpenAPI
+// document of the routes it has (src/http/openapi.ts).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { can, canSee, forbiddenChanges } from '../access/can.js';
 import type { InstanceVerb, PersonVerb, Principal } from '../access/can.js';
@@ -19,6 +20,8 @@ import type { AuditReader } from './audit-api.js';
 import { ApiError, apiIssues, notFound } from './errors.js';
 import { actorOf, principalOf, setPrincipal } from './principal.js';
 import type { Authenticator } from './principal.js';
+import { answers, AUTHENTICATED, closedObject, documentedBody, registerOpenApi } from './openapi.js';
+import type { ApiCredentials } from './openapi.js';
 import { listItem, objectView, orphanItem } from './views.js';
 import type { PlanView } from './views.js';
 import { registerSecretsApi, splitInlineSecrets, storeInlineSecrets } from './secrets.js';
@@ -55,6 +58,8 @@ export interface ApiDeps {
   databaseConfigured: boolean;
   /** Proves who sends each request (the admin token, or a person's session or token). */
   authenticate: Authenticator;
+  /** What `authenticate` accepts, as the OpenAPI document describes it. */
+  credentials: ApiCredentials;
   /** Whether experimenters may create instances within their quota (web.selfService). */
   selfService?: boolean;
   /** The encrypted secret store; undefined (or absent) without postgresUrl and secrets.keyFile, or before start. */
@@ -69,15 +74,46 @@ type Collection = keyof typeof KIND_OF;
 /** Loose enough for both instance and experimenter names; the manifest schema checks the exact rules. */
 const NAME_PARAMS = {
   type: 'object',
-  properties: { name: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' } },
+  properties: { name: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$', description: 'The object\'s metadata.name' } },
   required: ['name'],
 } as const;
 const EVENTS_QUERY = {
   type: 'object',
-  properties: { events: { type: 'integer', minimum: 0, maximum: 1000, default: 50 } },
+  properties: { events: { type: 'integer', minimum: 0, maximum: 1000, default: 50, description: 'How many of the newest events to show' } },
 } as const;
 
+const ITEMS = { type: 'object', required: ['items'], properties: { items: { type: 'array', items: { $ref: 'ListItem#' } } } } as const;
+const PLANS = { type: 'object', required: ['plans'], properties: { plans: { type: 'array', items: { $ref: 'Plan#' } } } } as const;
+const OBJECT_VIEW = { $ref: 'ObjectView#' } as const;
+const GENERATION = closedObject({ name: { type: 'string' }, generation: { type: 'integer' } }, 'Written: the row\'s generation now');
+const DELETED = closedObject({ name: { type: 'string' }, deleted: { type: 'boolean', enum: [true] } }, 'The row is soft-deleted');
+
+/** The body of a PUT: the whole manifest object, checked by the manifest schemas (422 with issues), not by fastify. */
+function manifestBody(kind: Kind): object {
+  return {
+    description: `The whole ${kind} manifest, as in a manifest file (schemas/${kind.toLowerCase()}.schema.json); fields left out take their defaults`,
+    type: 'object',
+    required: ['apiVersion', 'kind', 'metadata', 'spec'],
+    properties: {
+      apiVersion: { type: 'string', enum: [API_VERSION] },
+      kind: { type: 'string', enum: [kind] },
+      metadata: {
+        type: 'object',
+        required: ['name'],
+        properties: { name: { type: 'string', description: 'The name in the URL' }, labels: { type: 'object', additionalProperties: { type: 'string' } } },
+      },
+      spec: { type: 'object', additionalProperties: true },
+    },
+  };
+}
+
 type NameRoute = { Params: { name: string } };
+
+/** The routes that ask for one reset or restart: URL, verb (and generation), operationId, summary. */
+const ONE_SHOT_ACTIONS = [
+  ['reset-database', 'resetDatabase', 'resetInstanceDatabase', 'Reset the instance\'s database once: bumps spec.resetDatabase.generation'],
+  ['restart', 'restart', 'restartInstance', 'Restart the instance once: bumps spec.restart.generation'],
+] as const;
 
 /** Who shares an instance, for the authorisation table. */
 type Sharing = { owner: string; collaborators: readonly string[] };
@@ -114,20 +150,33 @@ const VERB_WORDS: Record<InstanceVerb, string> = {
   share: 'change who shares this instance', secrets: 'list its secrets', revealSecret: 'reveal its secrets', writeSecret: 'change its secrets',
 };
 
-export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
-  const { desired } = deps;
-
-  const statusStore = (): StatusStore => started(deps.status(), 'status');
-
+/**
+ * Mounts the API on `app`: the shared routes, then `mountRoutes` (the routes only this server has), and
+ * the OpenAPI document of them all. The routes are added when the server gets ready (listen, inject).
+ */
+export function registerApi(app: FastifyInstance, deps: ApiDeps, mountRoutes?: (api: FastifyInstance) => void): void {
   const authenticate = async (request: FastifyRequest): Promise<void> => {
     setPrincipal(request, await deps.authenticate(request));
   };
-  // Every route under /api/v1 is authenticated, whoever registers it: no route can be added open by mistake.
+  // Every route under /api/v1 is authenticated, whoever registers it and where: the hook is on the server
+  // itself, so no route can be added open by mistake.
   app.addHook('onRoute', (route) => {
     if (!route.url.startsWith('/api/v1/') && route.url !== '/api/v1') return;
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
     route.onRequest = [authenticate, ...existing.filter((hook) => hook !== authenticate)];
   });
+  // @fastify/swagger describes only the routes added after it: the routes go in a plugin that registers it first.
+  void app.register(async (api) => {
+    await registerOpenApi(api, deps.credentials);
+    registerSharedRoutes(api, deps);
+    mountRoutes?.(api);
+  });
+}
+
+function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const { desired } = deps;
+
+  const statusStore = (): StatusStore => started(deps.status(), 'status');
 
   const writableRows = (): DesiredRows => {
     if (!deps.databaseConfigured) {
@@ -179,7 +228,12 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   registerAuditApi(app, () => deps.audit?.());
 
   // Reads.
-  app.get('/api/v1/instances', async (request) => {
+  app.get('/api/v1/instances', {
+    schema: {
+      operationId: 'listInstances', tags: ['instances'], summary: 'The instances the caller may see, with their status, sorted by name',
+      response: answers(ITEMS, [...AUTHENTICATED, 503]),
+    },
+  }, async (request) => {
     const who = principalOf(request);
     const statuses = new Map((await statusStore().list()).map((s) => [s.name, s]));
     const items = desired.instances()
@@ -191,7 +245,13 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     return { items: [...items, ...orphans].sort((a, b) => a.name.localeCompare(b.name)) };
   });
 
-  app.get<NameRoute & { Querystring: { events: number } }>('/api/v1/instances/:name', { schema: { params: NAME_PARAMS, querystring: EVENTS_QUERY } }, async (request) => {
+  app.get<NameRoute & { Querystring: { events: number } }>('/api/v1/instances/:name', {
+    schema: {
+      operationId: 'getInstance', tags: ['instances'], summary: 'One instance: its manifest, issues, status and newest events',
+      params: NAME_PARAMS, querystring: EVENTS_QUERY,
+      response: answers(OBJECT_VIEW, [...AUTHENTICATED, 404, 503]),
+    },
+  }, async (request) => {
     const { name } = request.params;
     authorizeInstance(request, name, 'read');
     const store = statusStore();
@@ -203,12 +263,23 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     return objectView(name, object, issues, { status, events: await store.events(name, request.query.events) });
   });
 
-  app.get('/api/v1/experimenters', async (request) => {
+  app.get('/api/v1/experimenters', {
+    schema: {
+      operationId: 'listExperimenters', tags: ['experimenters'], summary: 'The experimenters the caller may see (an experimenter sees only themselves)',
+      response: answers(ITEMS, AUTHENTICATED),
+    },
+  }, async (request) => {
     const who = principalOf(request);
     return { items: desired.experimenters().filter((s) => who.admin || s.declared.object.metadata.name === who.name).map((s) => listItem(s)) };
   });
 
-  app.get<NameRoute>('/api/v1/experimenters/:name', { schema: { params: NAME_PARAMS } }, async (request) => {
+  app.get<NameRoute>('/api/v1/experimenters/:name', {
+    schema: {
+      operationId: 'getExperimenter', tags: ['experimenters'], summary: 'One experimenter: their manifest and issues',
+      params: NAME_PARAMS,
+      response: answers(OBJECT_VIEW, [...AUTHENTICATED, 404]),
+    },
+  }, async (request) => {
     const { name } = request.params;
     authorizePerson(request, name, 'read');
     const object = stored('experimenters', name);
@@ -219,7 +290,12 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
 
   const planSource = (): PlanSource => started(deps.plans(), 'planning');
 
-  app.get('/api/v1/plan', async (request) => {
+  app.get('/api/v1/plan', {
+    schema: {
+      operationId: 'listPlans', tags: ['plans'], summary: 'What the daemon would do now for every instance the caller may see (dry run)',
+      response: answers(PLANS, [...AUTHENTICATED, 503]),
+    },
+  }, async (request) => {
     const who = principalOf(request);
     const source = planSource();
     const plans = [];
@@ -230,7 +306,13 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     return { plans };
   });
 
-  app.get<NameRoute>('/api/v1/plan/:name', { schema: { params: NAME_PARAMS } }, async (request) => {
+  app.get<NameRoute>('/api/v1/plan/:name', {
+    schema: {
+      operationId: 'getPlan', tags: ['plans'], summary: 'What the daemon would do now for one instance (dry run)',
+      params: NAME_PARAMS,
+      response: answers(PLANS, [...AUTHENTICATED, 404, 503]),
+    },
+  }, async (request) => {
     const { name } = request.params;
     authorizeInstance(request, name, 'plan');
     const source = planSource();
@@ -241,8 +323,16 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   // Writes.
   for (const collection of Object.keys(KIND_OF) as Collection[]) {
     const kind = KIND_OF[collection];
+    const noun = collection === 'instances' ? 'Instance' : 'Experimenter';
 
-    app.put<NameRoute>(`/api/v1/${collection}/:name`, { schema: { params: NAME_PARAMS } }, async (request) => {
+    app.put<NameRoute>(`/api/v1/${collection}/:name`, {
+      schema: {
+        operationId: `put${noun}`, tags: [collection], summary: `Create or replace the ${kind} as a database row`,
+        params: NAME_PARAMS,
+        response: answers(GENERATION, [...AUTHENTICATED, 404, 409, 422, 503]),
+      },
+      config: documentedBody(manifestBody(kind)),
+    }, async (request) => {
       const { name } = request.params;
       const who = principalOf(request);
       const { spec: sent, labels } = checkedBody(request.body, kind, name);
@@ -295,7 +385,13 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
       return { name, generation: result.generation };
     });
 
-    app.delete<NameRoute>(`/api/v1/${collection}/:name`, { schema: { params: NAME_PARAMS } }, async (request) => {
+    app.delete<NameRoute>(`/api/v1/${collection}/:name`, {
+      schema: {
+        operationId: `delete${noun}`, tags: [collection], summary: `Soft-delete the ${kind}'s database row`,
+        params: NAME_PARAMS,
+        response: answers(DELETED, [...AUTHENTICATED, 404, 409, 503]),
+      },
+    }, async (request) => {
       const { name } = request.params;
       if (kind === 'OTreeInstance') authorizeInstance(request, name, 'delete');
       else authorizePerson(request, name, 'delete');
@@ -306,8 +402,14 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     });
   }
 
-  for (const [route, action] of [['reset-database', 'resetDatabase'], ['restart', 'restart']] as const) {
-    app.post<NameRoute>(`/api/v1/instances/:name/${route}`, { schema: { params: NAME_PARAMS } }, async (request) => {
+  for (const [route, action, operationId, summary] of ONE_SHOT_ACTIONS) {
+    app.post<NameRoute>(`/api/v1/instances/:name/${route}`, {
+      schema: {
+        operationId, tags: ['instances'], summary,
+        params: NAME_PARAMS,
+        response: answers(GENERATION, [...AUTHENTICATED, 404, 409, 503]),
+      },
+    }, async (request) => {
       const { name } = request.params;
       authorizeInstance(request, name, action);
       const rows = writableRows();

@@ -2,22 +2,26 @@
 // issue list for rejected manifests. Handlers throw ApiError; the server's error handler renders it.
 import type { ManifestIssue } from '../manifest/index.js';
 
-export type ErrorCode =
-  | 'BadRequest'
-  | 'Unauthorized'
-  | 'Forbidden'
-  | 'TooManyRequests'
-  | 'ApiDisabled'
-  | 'NotFound'
-  | 'MethodNotAllowed'
-  | 'Conflict'
-  | 'NoDatabase'
-  | 'NoSecretStore'
-  | 'PayloadTooLarge'
-  | 'UnsupportedMediaType'
-  | 'Invalid'
-  | 'NotReady'
-  | 'Internal';
+/** Every `error.code` the API answers with (the OpenAPI document lists them too). */
+export const ERROR_CODES = [
+  'BadRequest',
+  'Unauthorized',
+  'Forbidden',
+  'TooManyRequests',
+  'ApiDisabled',
+  'NotFound',
+  'MethodNotAllowed',
+  'Conflict',
+  'NoDatabase',
+  'NoSecretStore',
+  'PayloadTooLarge',
+  'UnsupportedMediaType',
+  'Invalid',
+  'NotReady',
+  'Internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** An issue as the API shows it: where, which catalogue code, what to do. */
 export interface ApiIssue {

@@ -9,6 +9,7 @@ import type { Actor } from '../store/audit.js';
 import type { Kind, SecretRef } from '../manifest/index.js';
 import { makeIssue, SECRET_MASK } from '../manifest/index.js';
 import { ApiError, apiIssues } from './errors.js';
+import { answers, AUTHENTICATED, closedObject, documentedBody, itemsOf, TIMESTAMP } from './openapi.js';
 import { actorOf } from './principal.js';
 
 /** What the routes use of SecretStore. */
@@ -35,8 +36,8 @@ export const SECRET_FIELDS = ['adminPassword', 'restKey'] as const;
 const SECRET_PARAMS = {
   type: 'object',
   properties: {
-    name: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' },
-    secret: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]{0,62}$' },
+    name: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$', description: 'The instance' },
+    secret: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]{0,62}$', description: 'The secret\'s name, as a secretRef names it (adminPassword, restKey, …)' },
   },
   required: ['name', 'secret'],
 } as const;
@@ -46,6 +47,19 @@ const NAME_PARAMS = { type: 'object', properties: { name: SECRET_PARAMS.properti
 export const MAX_SECRET_LENGTH = 4096;
 
 type SecretRoute = { Params: { name: string; secret: string } };
+
+/** What the secret routes can refuse with: unknown instance or secret, declared by a file, no database or secret store. */
+const REFUSALS = [...AUTHENTICATED, 404, 409] as const;
+const SECRET_WRITTEN = closedObject({ name: { type: 'string' }, secret: { type: 'string' }, updatedAt: TIMESTAMP }, 'Stored (the answer never carries the value)');
+
+/** Checked by valueOf, which answers its own message. */
+const SECRET_BODY = {
+  description: 'Exactly one of: the value, or generate (32 random bytes, base64url)',
+  oneOf: [
+    { type: 'object', required: ['value'], additionalProperties: false, properties: { value: { type: 'string', minLength: 1, maxLength: MAX_SECRET_LENGTH } } },
+    { type: 'object', required: ['generate'], additionalProperties: false, properties: { generate: { type: 'boolean', enum: [true] } } },
+  ],
+};
 
 export function requireStore(context: Pick<SecretsApiContext, 'store' | 'databaseConfigured'>): SecretsApiStore {
   if (!context.databaseConfigured) {
@@ -76,13 +90,26 @@ export function registerSecretsApi(app: FastifyInstance, context: SecretsApiCont
     return { store, by };
   };
 
-  app.get<{ Params: { name: string } }>('/api/v1/instances/:name/secrets', { schema: { params: NAME_PARAMS } }, async (request) => {
+  app.get<{ Params: { name: string } }>('/api/v1/instances/:name/secrets', {
+    schema: {
+      operationId: 'listSecrets', tags: ['secrets'], summary: 'The instance\'s stored secrets, by name only',
+      params: NAME_PARAMS,
+      response: answers(itemsOf(closedObject({ secret: { type: 'string' }, updatedAt: TIMESTAMP, updatedBy: { type: 'string' } })), REFUSALS),
+    },
+  }, async (request) => {
     const { store } = prepare(request, 'secrets');
     const items = await store.list(request.params.name);
     return { items: items.map((i) => ({ secret: i.name, updatedAt: i.updatedAt.toISOString(), updatedBy: i.updatedBy })) };
   });
 
-  app.put<SecretRoute>('/api/v1/instances/:name/secrets/:secret', { schema: { params: SECRET_PARAMS } }, async (request) => {
+  app.put<SecretRoute>('/api/v1/instances/:name/secrets/:secret', {
+    schema: {
+      operationId: 'putSecret', tags: ['secrets'], summary: 'Set a secret, encrypted; the instance restarts once if its app holds another value',
+      params: SECRET_PARAMS,
+      response: answers(SECRET_WRITTEN, REFUSALS),
+    },
+    config: documentedBody(SECRET_BODY),
+  }, async (request) => {
     const { name, secret } = request.params;
     const { store, by } = prepare(request, 'writeSecret');
     const { value, generated } = valueOf(request.body);
@@ -90,14 +117,26 @@ export function registerSecretsApi(app: FastifyInstance, context: SecretsApiCont
     return { name, secret, updatedAt: updatedAt.toISOString() };
   });
 
-  app.delete<SecretRoute>('/api/v1/instances/:name/secrets/:secret', { schema: { params: SECRET_PARAMS } }, async (request) => {
+  app.delete<SecretRoute>('/api/v1/instances/:name/secrets/:secret', {
+    schema: {
+      operationId: 'deleteSecret', tags: ['secrets'], summary: 'Delete a stored secret',
+      params: SECRET_PARAMS,
+      response: answers(closedObject({ name: { type: 'string' }, secret: { type: 'string' }, deleted: { type: 'boolean', enum: [true] } }), REFUSALS),
+    },
+  }, async (request) => {
     const { name, secret } = request.params;
     const { store, by } = prepare(request, 'writeSecret');
     if (!(await store.delete(name, secret, by))) throw new ApiError(404, 'NotFound', `instance "${name}" has no stored secret ${secret}`);
     return { name, secret, deleted: true };
   });
 
-  app.post<SecretRoute>('/api/v1/instances/:name/secrets/:secret/reveal', { schema: { params: SECRET_PARAMS } }, async (request, reply) => {
+  app.post<SecretRoute>('/api/v1/instances/:name/secrets/:secret/reveal', {
+    schema: {
+      operationId: 'revealSecret', tags: ['secrets'], summary: 'Show a secret\'s value (audited; answered with Cache-Control: no-store)',
+      params: SECRET_PARAMS,
+      response: answers(closedObject({ value: { type: 'string' } }), REFUSALS),
+    },
+  }, async (request, reply) => {
     const { name, secret } = request.params;
     const { store, by } = prepare(request, 'revealSecret');
     const value = await store.reveal(name, secret, by);

@@ -12,6 +12,7 @@ import { registerStatusPage } from './status-page.js';
 import { planView } from './views.js';
 import { readAudit } from '../store/audit.js';
 import type { ApiDeps } from './api.js';
+import type { ApiCredentials } from './openapi.js';
 import { adminTokenAuthenticator, hasToken, readTokenFile } from './auth.js';
 import { ApiError } from './errors.js';
 import { readinessChecker } from './readiness.js';
@@ -20,7 +21,7 @@ import type { Readiness } from './readiness.js';
 /** Manifests are a few kilobytes; anything near this is a mistake or an attack. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-export interface HttpDeps extends Omit<ApiDeps, 'authenticate'> {
+export interface HttpDeps extends Omit<ApiDeps, 'authenticate' | 'credentials'> {
   /** The admin token (http.tokenFile); undefined: the API answers nobody. */
   token: string | undefined;
   readiness(): Promise<Readiness>;
@@ -32,7 +33,13 @@ export interface HttpDeps extends Omit<ApiDeps, 'authenticate'> {
 /** Every route each server registered, for tests and documentation that enumerate them. */
 const registeredRoutes = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
 
-/** The routes `app` serves (HEAD routes fastify adds by itself left out). */
+/** How the daemon's API is called, for its OpenAPI document. */
+const ADMIN_TOKEN: ApiCredentials = {
+  bearer: 'The token in the file http.tokenFile names: whoever holds it is a lab admin. An optional X-Otm-Author header '
+    + '(a user name or e-mail address) names who a write is recorded as; without it, `api`.',
+};
+
+/** The routes `app` serves once it is ready (HEAD routes fastify adds by itself left out). */
 export function routesOf(app: FastifyInstance): { method: string; url: string }[] {
   return [...(registeredRoutes.get(app) ?? [])];
 }
@@ -64,7 +71,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     return reply.code(readiness.ready ? 200 : 503).send(detail ? readiness : { ready: readiness.ready });
   });
   app.get('/metrics', async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.exposition()));
-  registerApi(app, { ...deps, authenticate: adminTokenAuthenticator(deps.token) });
+  registerApi(app, { ...deps, authenticate: adminTokenAuthenticator(deps.token), credentials: ADMIN_TOKEN });
   registerStatusPage(app, () => deps.status(), deps.token);
   return app;
 }

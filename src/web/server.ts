@@ -25,6 +25,7 @@ import { registerApi } from '../http/api.js';
 import type { DesiredRows, DesiredView, PlanSource } from '../http/api.js';
 import type { AuditReader } from '../http/audit-api.js';
 import { ApiError } from '../http/errors.js';
+import { answers, closedObject, itemsOf, NULLABLE_TIMESTAMP, TIMESTAMP } from '../http/openapi.js';
 import { actorOf, principalOf } from '../http/principal.js';
 import type { SecretsApiStore } from '../http/secrets.js';
 import { BODY_LIMIT_BYTES, errorResponse } from '../http/server.js';
@@ -57,7 +58,7 @@ export interface WebServerDeps {
 export interface WebServer {
   app: FastifyInstance;
   ctx: WebContext;
-  /** Every route served (HEAD left out), for tests and documentation that enumerate them. */
+  /** Every route served once the server is ready (HEAD left out), for tests and documentation that enumerate them. */
   routes: { method: string; url: string }[];
 }
 
@@ -71,6 +72,9 @@ function personOf(object: Experimenter): Person {
 export function localPath(value: unknown): string {
   return typeof value === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(value) ? value : '/';
 }
+
+const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: { type: 'string', description: 'The id the list shows' } } } as const;
+const REVOKED = closedObject({ id: { type: 'string' }, revoked: { type: 'boolean', enum: [true] } });
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -268,18 +272,6 @@ export function createWebServer(deps: WebServerDeps): WebServer {
 
   // ---- the person's own access: who am I, sessions, tokens ------------------------------------
 
-  registerApi(app, {
-    desired: deps.desired,
-    status: deps.status,
-    plans: deps.plans,
-    rows: deps.rows,
-    databaseConfigured: config.postgresUrl !== undefined,
-    authenticate,
-    selfService: config.web.selfService,
-    ...(deps.secrets ? { secrets: deps.secrets } : {}),
-    ...(deps.audit ? { audit: deps.audit } : {}),
-  });
-
   const requireManage = (request: FastifyRequest): Principal => {
     const who = principalOf(request);
     if (!can(who, { kind: 'person', verb: 'manageAccess', person: who.name })) {
@@ -288,69 +280,137 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     return who;
   };
 
-  app.get('/api/v1/me', async (request, reply) => {
-    const who = principalOf(request);
-    const me = person(who.name);
-    return {
-      name: who.name, displayName: me?.displayName ?? who.name, role: who.admin ? 'admin' : 'experimenter',
-      ...(me?.email !== undefined ? { email: me.email } : {}), via: who.via, scope: who.scope,
-      // Pages' scripts send it back as X-CSRF-Token with requests that are not JSON.
-      ...(who.via === 'session' ? { csrfToken: reply.generateCsrf() } : {}),
-    };
-  });
+  const registerOwnAccessRoutes = (api: FastifyInstance): void => {
+    api.get('/api/v1/me', {
+      schema: {
+        operationId: 'getMe', tags: ['me'], summary: 'Who the caller is and how they proved it',
+        response: answers({
+          type: 'object',
+          required: ['name', 'displayName', 'role', 'via', 'scope'],
+          properties: {
+            name: { type: 'string' }, displayName: { type: 'string' }, role: { type: 'string', enum: ['admin', 'experimenter'] },
+            email: { type: 'string' }, via: { type: 'string', enum: ['session', 'token'] }, scope: { type: 'string', enum: [...TOKEN_SCOPES] },
+            csrfToken: { type: 'string', description: 'Signed-in sessions only: send it back as X-CSRF-Token with requests whose body is not JSON' },
+          },
+        }, [401]),
+      },
+    }, async (request, reply) => {
+      const who = principalOf(request);
+      const me = person(who.name);
+      return {
+        name: who.name, displayName: me?.displayName ?? who.name, role: who.admin ? 'admin' : 'experimenter',
+        ...(me?.email !== undefined ? { email: me.email } : {}), via: who.via, scope: who.scope,
+        // Pages' scripts send it back as X-CSRF-Token with requests that are not JSON.
+        ...(who.via === 'session' ? { csrfToken: reply.generateCsrf() } : {}),
+      };
+    });
 
-  app.get('/api/v1/me/sessions', async (request) => {
-    const who = principalOf(request);
-    const current = (await sessionOf(request))?.session.id;
-    return {
-      items: (await people.sessions(who.name)).map((s) => ({
-        id: s.id, createdAt: s.createdAt.toISOString(), lastSeenAt: s.lastSeenAt.toISOString(), expiresAt: s.expiresAt.toISOString(),
-        clientAddress: s.clientAddress, userAgent: s.userAgent, method: s.method, current: s.id === current,
-      })),
-    };
-  });
+    api.get('/api/v1/me/sessions', {
+      schema: {
+        operationId: 'listMySessions', tags: ['me'], summary: 'The caller\'s live sessions, the newest first',
+        response: answers(itemsOf(closedObject({
+          id: { type: 'string', format: 'uuid' }, createdAt: TIMESTAMP, lastSeenAt: TIMESTAMP, expiresAt: TIMESTAMP,
+          clientAddress: { type: 'string' }, userAgent: { type: 'string' }, method: { type: 'string', enum: ['password', 'oidc', 'invite', 'reset'] },
+          current: { type: 'boolean', description: 'The session of this request' },
+        })), [401]),
+      },
+    }, async (request) => {
+      const who = principalOf(request);
+      const current = (await sessionOf(request))?.session.id;
+      return {
+        items: (await people.sessions(who.name)).map((s) => ({
+          id: s.id, createdAt: s.createdAt.toISOString(), lastSeenAt: s.lastSeenAt.toISOString(), expiresAt: s.expiresAt.toISOString(),
+          clientAddress: s.clientAddress, userAgent: s.userAgent, method: s.method, current: s.id === current,
+        })),
+      };
+    });
 
-  app.delete<{ Params: { id: string } }>('/api/v1/me/sessions/:id', async (request) => {
-    const who = requireManage(request);
-    if (!(await people.revokeSession(who.name, request.params.id, actorOf(request)))) throw new ApiError(404, 'NotFound', 'no live session of yours has this id');
-    return { id: request.params.id, revoked: true };
-  });
+    api.delete<{ Params: { id: string } }>('/api/v1/me/sessions/:id', {
+      schema: {
+        operationId: 'revokeMySession', tags: ['me'], summary: 'Sign one of the caller\'s sessions out',
+        params: ID_PARAMS,
+        response: answers(REVOKED, [401, 403, 404]),
+      },
+    }, async (request) => {
+      const who = requireManage(request);
+      if (!(await people.revokeSession(who.name, request.params.id, actorOf(request)))) throw new ApiError(404, 'NotFound', 'no live session of yours has this id');
+      return { id: request.params.id, revoked: true };
+    });
 
-  app.get('/api/v1/me/tokens', async (request) => {
-    const who = principalOf(request);
-    return {
-      items: (await people.tokens(who.name)).map((t) => ({
-        id: t.id, label: t.label, scope: t.scope, createdAt: t.createdAt.toISOString(),
-        expiresAt: t.expiresAt?.toISOString() ?? null, lastUsedAt: t.lastUsedAt?.toISOString() ?? null,
-      })),
-    };
-  });
+    api.get('/api/v1/me/tokens', {
+      schema: {
+        operationId: 'listMyTokens', tags: ['me'], summary: 'The caller\'s live personal tokens (never the tokens themselves)',
+        response: answers(itemsOf(closedObject({
+          id: { type: 'string', format: 'uuid' }, label: { type: 'string' }, scope: { type: 'string', enum: [...TOKEN_SCOPES] },
+          createdAt: TIMESTAMP, expiresAt: NULLABLE_TIMESTAMP, lastUsedAt: NULLABLE_TIMESTAMP,
+        })), [401]),
+      },
+    }, async (request) => {
+      const who = principalOf(request);
+      return {
+        items: (await people.tokens(who.name)).map((t) => ({
+          id: t.id, label: t.label, scope: t.scope, createdAt: t.createdAt.toISOString(),
+          expiresAt: t.expiresAt?.toISOString() ?? null, lastUsedAt: t.lastUsedAt?.toISOString() ?? null,
+        })),
+      };
+    });
 
-  app.post<{ Body: { label?: string; scope?: TokenScope; expiresInDays?: number | null } }>('/api/v1/me/tokens', {
-    schema: {
-      body: {
-        type: 'object', additionalProperties: false, required: ['label'],
-        properties: {
-          label: { type: 'string', minLength: 1, maxLength: MAX_TOKEN_LABEL_LENGTH },
-          scope: { enum: [...TOKEN_SCOPES], default: 'read' },
-          expiresInDays: { type: ['integer', 'null'], minimum: 1, maximum: 3650, default: 90 },
+    api.post<{ Body: { label?: string; scope?: TokenScope; expiresInDays?: number | null } }>('/api/v1/me/tokens', {
+      schema: {
+        operationId: 'createMyToken', tags: ['me'], summary: 'Create a personal token; the answer is the only time it is shown',
+        response: answers(closedObject({
+          id: { type: 'string', format: 'uuid' }, token: { type: 'string', description: 'Send it as `Authorization: Bearer <token>`' },
+          scope: { type: 'string', enum: [...TOKEN_SCOPES] }, label: { type: 'string' }, expiresAt: NULLABLE_TIMESTAMP,
+        }), [400, 401, 403]),
+        body: {
+          type: 'object', additionalProperties: false, required: ['label'],
+          properties: {
+            label: { type: 'string', minLength: 1, maxLength: MAX_TOKEN_LABEL_LENGTH },
+            scope: { enum: [...TOKEN_SCOPES], default: 'read' },
+            expiresInDays: { type: ['integer', 'null'], minimum: 1, maximum: 3650, default: 90 },
+          },
         },
       },
-    },
-  }, async (request, reply) => {
-    const who = requireManage(request);
-    const { label, scope, expiresInDays } = request.body as { label: string; scope: TokenScope; expiresInDays: number | null };
-    const expiresAt = expiresInDays === null ? null : new Date(deps.clock.now() + expiresInDays * 86_400_000);
-    const { secret, token } = await people.createToken(who.name, { scope, expiresAt, label }, actorOf(request));
-    void reply.header('cache-control', 'no-store');
-    return { id: token.id, token: secret, scope: token.scope, label: token.label, expiresAt: token.expiresAt?.toISOString() ?? null };
-  });
+    }, async (request, reply) => {
+      const who = requireManage(request);
+      const { label, scope, expiresInDays } = request.body as { label: string; scope: TokenScope; expiresInDays: number | null };
+      const expiresAt = expiresInDays === null ? null : new Date(deps.clock.now() + expiresInDays * 86_400_000);
+      const { secret, token } = await people.createToken(who.name, { scope, expiresAt, label }, actorOf(request));
+      void reply.header('cache-control', 'no-store');
+      return { id: token.id, token: secret, scope: token.scope, label: token.label, expiresAt: token.expiresAt?.toISOString() ?? null };
+    });
 
-  app.delete<{ Params: { id: string } }>('/api/v1/me/tokens/:id', async (request) => {
-    const who = requireManage(request);
-    if (!(await people.revokeToken(who.name, request.params.id, actorOf(request)))) throw new ApiError(404, 'NotFound', 'no live token of yours has this id');
-    return { id: request.params.id, revoked: true };
-  });
+    api.delete<{ Params: { id: string } }>('/api/v1/me/tokens/:id', {
+      schema: {
+        operationId: 'revokeMyToken', tags: ['me'], summary: 'Revoke one of the caller\'s personal tokens',
+        params: ID_PARAMS,
+        response: answers(REVOKED, [401, 403, 404]),
+      },
+    }, async (request) => {
+      const who = requireManage(request);
+      if (!(await people.revokeToken(who.name, request.params.id, actorOf(request)))) throw new ApiError(404, 'NotFound', 'no live token of yours has this id');
+      return { id: request.params.id, revoked: true };
+    });
+  };
+
+  registerApi(app, {
+    desired: deps.desired,
+    status: deps.status,
+    plans: deps.plans,
+    rows: deps.rows,
+    databaseConfigured: config.postgresUrl !== undefined,
+    authenticate,
+    credentials: {
+      bearer: 'A personal token (`otm token create`, or POST /api/v1/me/tokens); a read token may only read',
+      sessionCookie: {
+        name: SESSION_COOKIE,
+        description: 'The session of a signed-in browser (POST /sign-in). A request that changes something and whose body is not JSON must carry the X-CSRF-Token of GET /api/v1/me',
+      },
+    },
+    selfService: config.web.selfService,
+    ...(deps.secrets ? { secrets: deps.secrets } : {}),
+    ...(deps.audit ? { audit: deps.audit } : {}),
+  }, registerOwnAccessRoutes);
 
   for (const part of deps.parts ?? []) part(app, ctx);
   return { app, ctx, routes };

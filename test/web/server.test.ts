@@ -464,6 +464,8 @@ describe('otm web', () => {
         'GET /api/v1/audit', 'GET /api/v1/instances', 'GET /api/v1/experimenters', 'GET /api/v1/experimenters/:name', 'GET /api/v1/plan',
         'PUT /api/v1/experimenters/:name', 'DELETE /api/v1/experimenters/:name',
         'GET /api/v1/me', 'GET /api/v1/me/sessions', 'DELETE /api/v1/me/sessions/:id', 'GET /api/v1/me/tokens', 'POST /api/v1/me/tokens', 'DELETE /api/v1/me/tokens/:id',
+        // The same document for everyone who may call the API (test/http/openapi.test.ts).
+        'GET /api/v1/openapi.json',
       ]);
       const served = server.routes.filter((r) => r.url.startsWith('/api/v1')).map((r) => `${r.method} ${r.url}`);
       assert.deepEqual(served.filter((r) => !covered.has(r)), []);
