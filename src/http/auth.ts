@@ -1,7 +1,7 @@
 // Bearer-token authorisation of every API route, reads included. The token is read once at start from
 // the file named by `http.tokenFile`; comparison is constant-time so response timing says nothing about it.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readPrivateFile } from '../private-file.js';
 import { ApiError } from './errors.js';
 
 /**
@@ -9,19 +9,10 @@ import { ApiError } from './errors.js';
  * that every user of the machine may read is refused: anyone could then act as the lab's admin.
  */
 export async function readTokenFile(file: string): Promise<string> {
-  let text: string;
-  try {
-    const { mode } = await stat(file);
-    if ((mode & 0o004) !== 0) {
-      throw new Error(`the API token file ${file} (http.tokenFile) is readable by every user of this machine (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); `
-        + `make it readable by the daemon only: \`chmod 0640 ${file}\` (owner root, group of the daemon's user) or \`chmod 0600\``);
-    }
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if (!(err as NodeJS.ErrnoException).code) throw err;
-    throw new Error(`cannot read the API token file ${file} (http.tokenFile): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; `
-      + 'create it with a random token, e.g. `openssl rand -hex 32`, readable by the daemon only');
-  }
+  const text = await readPrivateFile({
+    path: file, what: 'the API token file', setting: 'http.tokenFile',
+    howToCreate: 'create it with a random token, e.g. `openssl rand -hex 32`, readable by the daemon only',
+  });
   const token = text.trim();
   if (token.length < 16 || /\s/.test(token)) {
     throw new Error(`the API token file ${file} (http.tokenFile) must hold one token of at least 16 characters without spaces; `
