@@ -160,7 +160,7 @@ export async function registerOidcRoutes(app: FastifyInstance, ctx: WebContext):
     let person: Person | undefined;
     let login: string;
     if (settings.matchClaim === 'email') {
-      if (email === undefined) return { refusal: `${settings.displayName} did not say your e-mail address; ask the lab's admin` };
+      if (email === undefined) return { refusal: `${settings.displayName} did not send your e-mail address; ask the lab's admin` };
       if (verifiedEmail === undefined) return { refusal: `the e-mail address ${email} is not verified at ${settings.displayName}; verify it there, or ask the lab's admin` };
       person = ctx.personByEmail(verifiedEmail);
       login = verifiedEmail;
@@ -261,6 +261,6 @@ export async function registerOidcRoutes(app: FastifyInstance, ctx: WebContext):
     const adminByGroup = inAdminGroup(claims, settings.adminGroups);
     await ctx.signIn(request, reply, name, { method: 'oidc', adminByGroup });
     ctx.log.info({ person: name, adminByGroup, provisioned: 'provision' in matched }, 'signed in with single sign-on');
-    return reply.redirect(flow.returnTo, 303);
+    return reply.redirect(localReturnTo(flow.returnTo), 303);
   });
 }

@@ -102,6 +102,8 @@ interface Web {
 
 interface WebOptions {
   oidc?: Record<string, unknown>;
+  /** What the site's address is said to be (default: where it listens). */
+  publicUrl?: string;
   people?: Person[];
   clock?: Clock;
 }
@@ -126,7 +128,7 @@ async function startWeb(options: WebOptions = {}): Promise<Web> {
   const server = createServer();
   const url = await listen(server);
   const ctx: WebContext = {
-    config, publicUrl: url, people: store, clock, log,
+    config, publicUrl: options.publicUrl ?? url, people: store, clock, log,
     person: (name) => people.get(name),
     personByEmail: (email) => {
       const found = [...people.values()].filter((person) => person.email?.toLowerCase() === email.toLowerCase());
@@ -287,7 +289,7 @@ describe('signing in end to end', () => {
     });
   });
 
-  it('sets the flow cookie HttpOnly, SameSite=Lax, for /auth/oidc and ten minutes', async () => {
+  it('sets the flow cookie HttpOnly, SameSite=Lax, for /auth/oidc and ten minutes, Secure on an https site', async () => {
     await withWeb({}, async (web) => {
       const start = await new Browser().fetch(`${web.url}/auth/oidc/start`);
       const line = setCookieLine(start, FLOW_COOKIE) ?? '';
@@ -296,6 +298,11 @@ describe('signing in end to end', () => {
       assert.match(line, /; HttpOnly(;|$)/);
       assert.match(line, /; SameSite=Lax(;|$)/);
       assert.doesNotMatch(line, /Secure/, 'not Secure on an http site');
+    });
+    await withWeb({ publicUrl: 'https://otm.lab.example' }, async (web) => {
+      const start = await new Browser().fetch(`${web.url}/auth/oidc/start`);
+      assert.match(setCookieLine(start, FLOW_COOKIE) ?? '', /; Secure(;|$)/, 'Secure on an https site');
+      assert.equal(new URL(start.headers.get('location')!).searchParams.get('redirect_uri'), 'https://otm.lab.example/auth/oidc/callback');
     });
   });
 
