@@ -1,7 +1,8 @@
-// The storage half of people and access: passwords, browser sessions, personal API tokens and
-// one-time links (invitation, password reset), in PostgreSQL (migration 0005_people).
+// The storage half of people and access: passwords, browser sessions, personal API tokens, one-time
+// links (invitation, password reset) and single sign-on flows under way, in PostgreSQL (migrations
+// 0005_people and 0006_sign_in).
 //
-// Every secret handed out here (session cookie, bearer token, link) is 32 random bytes; only its
+// Every secret handed out here (session cookie, bearer token, link, sign-in flow id) is 32 random bytes; only its
 // SHA-256 is stored, and a secret is found only by looking its hash up, so nothing at rest lets
 // anyone in and no comparison leaks timing about the secret. No secret appears in a log, an audit
 // entry or an error message.
@@ -56,6 +57,15 @@ export interface PersonalToken {
 }
 
 export type LinkPurpose = 'invite' | 'reset';
+
+/** What the callback of a single sign-on checks: the values sent to the provider, and where to go afterwards. */
+export interface SignInFlow {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  /** A local path. */
+  returnTo: string;
+}
 
 export interface PeopleStoreOptions {
   pool: pg.Pool;
@@ -393,6 +403,38 @@ export class PeopleStore {
       // A flow is only ever needed for minutes.
       flows: await count('DELETE FROM otm.sign_in_flows WHERE expires_at < $1', [now]),
     };
+  }
+
+  // ---- single sign-on flows ----------------------------------------------------------------------
+
+  /**
+   * Records what the callback of a single sign-on must check and returns the flow's id, for a cookie
+   * of the browser that started it (only its hash is stored). Flows already expired are removed on
+   * the way, so the table holds only the sign-ins of the last few minutes.
+   */
+  async createSignInFlow(flow: SignInFlow, ttlMs: number): Promise<string> {
+    if (!(ttlMs > 0)) throw new RangeError('a sign-in flow must be valid for a positive time');
+    const id = newSecret();
+    const now = this.now();
+    await this.pool.query('DELETE FROM otm.sign_in_flows WHERE expires_at < $1', [now]);
+    await this.pool.query(
+      `INSERT INTO otm.sign_in_flows (id_hash, state, nonce, code_verifier, return_to, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [secretHash(id), flow.state, flow.nonce, flow.codeVerifier, flow.returnTo, now, new Date(now.getTime() + ttlMs)]);
+    return id;
+  }
+
+  /**
+   * The flow of this id, removed so that it is finished at most once (of concurrent callbacks exactly
+   * one gets it); undefined when unknown, already finished or expired.
+   */
+  async consumeSignInFlow(id: string): Promise<SignInFlow | undefined> {
+    const { rows } = await this.pool.query<{ state: string; nonce: string; code_verifier: string; return_to: string; expires_at: Date }>(
+      'DELETE FROM otm.sign_in_flows WHERE id_hash = $1 RETURNING state, nonce, code_verifier, return_to, expires_at',
+      [secretHash(id)]);
+    const row = rows[0];
+    if (!row || !(row.expires_at.getTime() > this.clock.now())) return undefined;
+    return { state: row.state, nonce: row.nonce, codeVerifier: row.code_verifier, returnTo: row.return_to };
   }
 }
 

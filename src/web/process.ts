@@ -19,7 +19,10 @@ import type { PlanView } from '../http/views.js';
 import { readAudit } from '../store/audit.js';
 import { migrate } from '../store/migrate.js';
 import { createPool } from '../store/pool.js';
+import type { FastifyInstance } from 'fastify';
+import type { WebContext } from './context.js';
 import { registerLinkRoutes } from './links.js';
+import { registerOidcRoutes } from './oidc.js';
 import { createMailer } from './mail.js';
 import { PeopleStore } from './people.js';
 import { createWebServer } from './server.js';
@@ -122,6 +125,8 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
           const links = registerLinkRoutes(server, ctx, mailer);
           server.addHook('onClose', async () => links.settled());
         },
+        // Single sign-on reads its client secret first: a bad file stops otm web at start, naming it.
+        ...(config.web.oidc ? [(server: FastifyInstance, ctx: WebContext) => { void server.register(async (scope) => registerOidcRoutes(scope, ctx)); }] : []),
       ],
     });
     closers.push(() => app.close());

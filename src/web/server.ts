@@ -35,6 +35,7 @@ import { AttemptLimiter } from './limiter.js';
 import type { PeopleStore, Session, TokenScope } from './people.js';
 import { MAX_TOKEN_LABEL_LENGTH, TOKEN_SCOPES } from './people.js';
 import { RESET_LIMIT_RULES } from './links.js';
+import { localReturnTo } from './return-to.js';
 import { createRenderer, STATIC_DIR } from './render.js';
 
 export const SESSION_COOKIE = 'otm_session';
@@ -66,11 +67,6 @@ export interface WebServer {
 function personOf(object: Experimenter): Person {
   const { spec } = object;
   return { name: object.metadata.name, displayName: spec.displayName, role: spec.role, disabled: spec.disabled, ...(spec.email !== undefined ? { email: spec.email } : {}) };
-}
-
-/** A path of this site to go back to after sign-in: only `/…`, never `//host` or a scheme (no open redirect). */
-export function localPath(value: unknown): string {
-  return typeof value === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(value) ? value : '/';
 }
 
 const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: { type: 'string', description: 'The id the list shows' } } } as const;
@@ -223,13 +219,13 @@ export function createWebServer(deps: WebServerDeps): WebServer {
       oidc: config.web.oidc ? { label: config.web.oidc.displayName, href: `/auth/oidc/start?returnTo=${encodeURIComponent(data.returnTo)}` } : undefined,
     }, statusCode);
 
-  app.get<{ Querystring: { returnTo?: string } }>('/sign-in', async (request, reply) => signInPage(reply, { returnTo: localPath(request.query.returnTo) }));
+  app.get<{ Querystring: { returnTo?: string } }>('/sign-in', async (request, reply) => signInPage(reply, { returnTo: localReturnTo(request.query.returnTo) }));
 
   app.post('/sign-in', async (request, reply) => {
     const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
     const name = typeof body.name === 'string' ? body.name.trim().toLowerCase() : '';
     const password = typeof body.password === 'string' ? body.password : '';
-    const returnTo = localPath(body.returnTo);
+    const returnTo = localReturnTo(body.returnTo);
     const json = wantsJson(request);
     const keys = [{ rule: 'account', key: name }, { rule: 'address', key: request.ip }];
     const wait = limiter.retryAfterSeconds(keys);

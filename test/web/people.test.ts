@@ -224,6 +224,37 @@ describe('one-time links', () => {
   });
 });
 
+describe('single sign-on flows', () => {
+  const flow = { state: 'state-value', nonce: 'nonce-value', codeVerifier: 'verifier-value', returnTo: '/instances' };
+
+  it('is finished once and keeps only the hash of its id', async () => {
+    const id = await store.createSignInFlow(flow, 10 * MINUTE);
+    assert.match(id, /^[A-Za-z0-9_-]{43}$/);
+    assert.ok(!(await tableText('sign_in_flows')).includes(id), 'no flow id at rest');
+    assert.equal(await store.consumeSignInFlow(`${id}x`), undefined);
+    assert.deepEqual(await store.consumeSignInFlow(id), flow);
+    assert.equal(await store.consumeSignInFlow(id), undefined, 'a second callback finds nothing');
+  });
+
+  it('expires, and expired flows are removed when the next one starts', async () => {
+    const expired = await store.createSignInFlow(flow, 10 * MINUTE);
+    const forgotten = await store.createSignInFlow(flow, 10 * MINUTE);
+    clock.advance(10 * MINUTE);
+    assert.equal(await store.consumeSignInFlow(expired), undefined, 'not live at its expiry');
+    clock.advance(1);
+    await store.createSignInFlow(flow, 10 * MINUTE);
+    const { rows } = await db.pool.query('SELECT expires_at FROM otm.sign_in_flows WHERE expires_at < $1', [new Date(clock.now())]);
+    assert.deepEqual(rows, [], 'the forgotten flow is gone');
+    assert.equal(await store.consumeSignInFlow(forgotten), undefined);
+  });
+
+  it('lets exactly one of many concurrent callbacks finish it', async () => {
+    const id = await store.createSignInFlow(flow, 10 * MINUTE);
+    const results = await Promise.all(Array.from({ length: 8 }, () => store.consumeSignInFlow(id)));
+    assert.equal(results.filter((result) => result !== undefined).length, 1);
+  });
+});
+
 describe('passwords', () => {
   it('sets a password, checks it, and audits without the value', async () => {
     const password = 'staple battery horse correct';

@@ -40,7 +40,9 @@ spec: { displayName: Admin, role: admin }
     await writeFile(tokenFile, `${SERVICE_TOKEN}\n`, { mode: 0o600 });
     await writeFile(path.join(work, 'otm.yaml'), [
       `postgresUrl: ${db.url}`, 'manifestsDir: .',
-      `web: { listen: "127.0.0.1:0", daemon: { url: "${daemonUrl}", tokenFile: daemon-token } }`,
+      `web: { listen: "127.0.0.1:0", daemon: { url: "${daemonUrl}", tokenFile: daemon-token },`,
+      // A provider that is down: otm web starts anyway and says so at sign-in.
+      '  oidc: { issuer: "http://127.0.0.1:9/", clientId: otm, allowInsecureHttp: true, displayName: University login } }',
     ].join('\n'));
     const { config } = await loadConfig({ path: path.join(work, 'otm.yaml') });
     const people = new PeopleStore({ pool: db.pool, clock: systemClock, idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 7_200_000 });
@@ -52,6 +54,14 @@ spec: { displayName: Admin, role: admin }
     await web?.close();
     await daemon.close();
     await rm(work, { recursive: true, force: true });
+  });
+
+  test('single sign-on is offered, and a provider that is down is a clear 503, not a dead process', async () => {
+    const page = await (await fetch(`${web.url}/sign-in`)).text();
+    assert.match(page, /Sign in with University login/);
+    const start = await fetch(`${web.url}/auth/oidc/start`, { redirect: 'manual' });
+    assert.equal(start.status, 503);
+    assert.equal((await fetch(`${web.url}/healthz`)).status, 200);
   });
 
   test('an admin declared in a file signs in, writes rows that otm web then holds, and gets plans from the daemon', async () => {
