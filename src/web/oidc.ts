@@ -15,12 +15,15 @@ import * as oidc from 'openid-client';
 import commonSchema from '../../schemas/common.schema.json' with { type: 'json' };
 import type { WebConfig } from '../config.js';
 import { readPrivateFile } from '../private-file.js';
+import type { LimitRule } from './limiter.js';
 import { localReturnTo } from './return-to.js';
 import type { Person, ProvisionedPerson, WebContext } from './context.js';
 
 type OidcConfig = NonNullable<WebConfig['oidc']>;
 
 export const FLOW_COOKIE = 'otm_oidc';
+/** Single sign-on starts allowed per client address, for the server's AttemptLimiter. */
+export const SSO_LIMIT_RULES: Readonly<Record<'sso-address', LimitRule>> = { 'sso-address': { limit: 30, windowMs: 600_000 } };
 const FLOW_PATH = '/auth/oidc';
 /** Long enough to sign in at the provider (with a second factor), short enough that a stale tab fails. */
 const FLOW_TTL_MS = 10 * 60_000;
@@ -174,6 +177,14 @@ export async function registerOidcRoutes(app: FastifyInstance, ctx: WebContext):
   };
 
   app.get('/auth/oidc/start', async (request: FastifyRequest<{ Querystring: { returnTo?: string } }>, reply) => {
+    // Every start stores a flow: one address cannot fill the table.
+    const address = [{ rule: 'sso-address', key: ctx.clientAddress(request) }];
+    const wait = ctx.limiter.retryAfterSeconds(address);
+    if (wait !== undefined) {
+      void reply.header('retry-after', String(wait));
+      return ctx.render(reply, 'message', { title: 'Too many sign-ins', message: `too many sign-ins started from your address; try again in ${Math.ceil(wait / 60)} minutes` }, 429);
+    }
+    ctx.limiter.fail(address);
     let configuration: oidc.Configuration;
     try {
       configuration = await discover();

@@ -35,6 +35,7 @@ import { AttemptLimiter } from './limiter.js';
 import type { PeopleStore, Session, TokenScope } from './people.js';
 import { MAX_TOKEN_LABEL_LENGTH, TOKEN_SCOPES } from './people.js';
 import { RESET_LIMIT_RULES } from './links.js';
+import { SSO_LIMIT_RULES } from './oidc.js';
 import { localReturnTo } from './return-to.js';
 import { createRenderer, STATIC_DIR } from './render.js';
 
@@ -94,6 +95,7 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     account: { limit: signInLimit.perAccount, windowMs },
     address: { limit: signInLimit.perAddress, windowMs },
     ...RESET_LIMIT_RULES,
+    ...SSO_LIMIT_RULES,
   });
 
   void app.register(fastifyHelmet, {

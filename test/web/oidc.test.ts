@@ -21,7 +21,7 @@ import { FakeClock, systemClock } from '../../src/engine/clock.js';
 import type { Clock } from '../../src/engine/clock.js';
 import type { Person, ProvisionedPerson, WebContext } from '../../src/web/context.js';
 import { AttemptLimiter } from '../../src/web/limiter.js';
-import { FLOW_COOKIE, registerOidcRoutes } from '../../src/web/oidc.js';
+import { FLOW_COOKIE, registerOidcRoutes, SSO_LIMIT_RULES } from '../../src/web/oidc.js';
 import { localReturnTo } from '../../src/web/return-to.js';
 import { PeopleStore } from '../../src/web/people.js';
 import type { Actor } from '../../src/web/people.js';
@@ -146,7 +146,7 @@ async function startWeb(options: WebOptions = {}): Promise<Web> {
       people.set(person.name, { name: person.name, displayName: person.displayName, email: person.email, role: 'experimenter', disabled: false });
     },
     clientAddress: (request) => request.ip,
-    limiter: new AttemptLimiter(clock, { account: { limit: 5, windowMs: 60_000 } }),
+    limiter: new AttemptLimiter(clock, SSO_LIMIT_RULES),
     render: (reply, view, data, statusCode = 200) => reply.code(statusCode).type('text/html; charset=utf-8').send(renderer.page(view, data)),
   };
   const app = Fastify({
@@ -529,6 +529,19 @@ describe('the provider and the configuration', () => {
     } finally {
       await close(lateServer);
     }
+  });
+
+  it('limits the sign-ins one address starts (each stores a flow): 429 with Retry-After, until the window passes', async () => {
+    const clock = new FakeClock(Date.now());
+    await withWeb({ clock }, async (web) => {
+      const { limit, windowMs } = SSO_LIMIT_RULES['sso-address'];
+      for (let i = 0; i < limit; i++) assert.equal((await new Browser().fetch(`${web.url}/auth/oidc/start`)).status, 302, `start ${i}`);
+      const limited = await new Browser().fetch(`${web.url}/auth/oidc/start`);
+      assert.equal(limited.status, 429);
+      assert.ok(Number(limited.headers.get('retry-after')) > 0);
+      clock.advance(windowMs);
+      assert.equal((await new Browser().fetch(`${web.url}/auth/oidc/start`)).status, 302);
+    });
   });
 
   it('answers 503 when nothing listens at the issuer', async () => {
