@@ -1,10 +1,8 @@
 // The pages behind the one-time links: an invitation or a password reset opens a form to choose a
 // password, which spends the link, sets the password and signs the person in; "forgot password" sends a
-// reset link by mail. A link's secret is in its path, so it must never be logged: the server logs
-// request URLs through redactLinkPath, and nothing here logs a secret or a password.
-//
-// CSRF: the invitation and reset forms are protected by the link's unguessable secret (a forged request
-// would need it). The "forgot password" form uses the server's CSRF protection when it passes one.
+// reset link by mail. A link's secret is in its path, so it must never be logged: otm web keeps no
+// request log of its own (nginx's site leaves these paths out of its access log), and nothing here
+// logs a secret or a password. Every form carries the CSRF token that the server checks.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { WebContext, Person } from './context.js';
 import type { LimitKey, LimitRule } from './limiter.js';
@@ -27,10 +25,6 @@ export interface LinkRoutes {
   settled(): Promise<void>;
 }
 
-/** A request path with a link's secret replaced, for the server's request logs. */
-export function redactLinkPath(url: string): string {
-  return url.replace(/^\/(invite|reset)\/[^/?#]*/, '/$1/********');
-}
 
 const PURPOSES: readonly LinkPurpose[] = ['invite', 'reset'];
 /** What createLink hands out: 32 random bytes, base64url. Anything else is not worth a database query. */
