@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make install`: installs otree-manager on a Debian host that runs Dokku.
-#   - the program under $PREFIX/lib/otree-manager (built dist/, schemas, production dependencies) and the
-#     `otm` command in $PREFIX/bin;
-#   - the system user (sysusers), the backup directory (tmpfiles), the systemd unit;
+#   - the program under $PREFIX/lib/otree-manager (built dist/, schemas, otm web's pages, the manuals,
+#     production dependencies) and the `otm` command in $PREFIX/bin;
+#   - the system users (sysusers), the backup directory (tmpfiles), the systemd units of the daemon and of
+#     otm web;
 #   - /etc/otree-manager with its modes: config.yaml, manifests/, secrets/, ssh/, the API token file
 #     (existing files are never overwritten);
 #   - the nginx site in sites-available (not enabled: it needs the manager's name and certificate first).
@@ -21,16 +22,19 @@ die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
 if [ -z "$DESTDIR" ] && [ "$(id -u)" != 0 ]; then die "run as root (or set DESTDIR to stage the files)"; fi
 
 log "program -> $lib"
-rm -rf "$lib/dist"
+rm -rf "$lib/dist" "$lib/web" "$lib/docs"
 install -d -m 0755 "$lib" "$lib/dist" "$DESTDIR$PREFIX/bin"
 cp -R dist/src dist/schemas "$lib/dist/"
+# otm web finds its templates and static files in web/ next to dist/; the units' Documentation= is docs/.
+cp -R web docs "$lib/"
 install -m 0644 package.json package-lock.json "$lib/"
 (cd "$lib" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
 chmod 0755 "$lib/dist/src/cli/main.js"
 ln -sfn "../lib/otree-manager/dist/src/cli/main.js" "$DESTDIR$PREFIX/bin/otm"
 
-log "systemd unit, system user, directories"
+log "systemd units, system users, directories"
 install -D -m 0644 systemd/otree-manager.service "$DESTDIR/etc/systemd/system/otree-manager.service"
+install -D -m 0644 systemd/otree-manager-web.service "$DESTDIR/etc/systemd/system/otree-manager-web.service"
 install -D -m 0644 systemd/otree-manager.service.d/local-transport.conf "$DESTDIR/usr/share/otree-manager/local-transport.conf"
 install -D -m 0644 systemd/otree-manager.sysusers.conf "$DESTDIR/etc/sysusers.d/otree-manager.conf"
 install -D -m 0644 systemd/otree-manager.tmpfiles.conf "$DESTDIR/etc/tmpfiles.d/otree-manager.conf"
@@ -60,6 +64,8 @@ prune: false
 # baseDomain: lab.example.org
 # postgresUrl: postgres://otm@127.0.0.1/otm
 # redisUrl: redis://127.0.0.1:6379
+# otm web (otree-manager-web.service) needs postgresUrl; publicUrl is the nginx site's address.
+# web: { publicUrl: https://manager.lab.example.org }
 YAML
   log "wrote $etc/config.yaml (edit hosts and baseDomain)"
 fi
@@ -92,6 +98,8 @@ install: done. Next steps:
      \`dokku ssh-keys:add otree-manager /etc/otree-manager/ssh/id_ed25519.pub\`, and the host key in known_hosts
   3. put manifests in /etc/otree-manager/manifests and check them: otm validate --config /etc/otree-manager/config.yaml
   4. systemctl enable --now otree-manager
-  5. nginx: set the name and certificate in /etc/nginx/sites-available/otree-manager.conf, link it into sites-enabled,
-     nginx -t && systemctl reload nginx
+  5. for the web interface (needs postgresUrl): set web.publicUrl, then systemctl enable --now otree-manager-web
+     (it runs as otree-manager-web; its mail and single sign-on secrets: group otree-manager-web, mode 0640)
+  6. nginx: set the name and certificate in /etc/nginx/sites-available/otree-manager.conf, link it into sites-enabled,
+     nginx -t && systemctl reload nginx (the site proxies to otm web)
 EOF

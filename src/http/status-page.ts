@@ -1,5 +1,6 @@
-// `GET /`: a read-only status page for people (lab admins behind the nginx site), built from the same
-// status store as the API. No script, no external assets; every value is HTML-escaped, no secret is shown.
+// `GET /`: a read-only status page for people (lab admins on the manager or through an ssh tunnel: the
+// daemon is not on the public site), built from the same status store as the API. No script, no external
+// assets; every value is HTML-escaped, no secret is shown.
 // It needs the API token like every read: a browser asks for it with HTTP Basic (any user name).
 import type { FastifyInstance } from 'fastify';
 import type { StatusStore } from '../engine/status.js';
