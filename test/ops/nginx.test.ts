@@ -324,6 +324,17 @@ test('request bodies over 1 MiB are refused with 413 before reaching otm web, ex
   assert.equal(web.seen.find((s) => s.url === '/api/v1/instances/bob-pgg/archive')?.bodyBytes, 64 * MiB);
 });
 
+test('the secret of an invitation or reset link never reaches the access log; other requests do', async () => {
+  const secret = 'Q2hvb3NlIGEgbmV3IHBhc3N3b3JkIGhlcmU';
+  for (const path of [`/invite/${secret}`, `/reset/${secret}`]) assert.equal((await request({ tls: true, path })).status, 200, path);
+  const marker = `/sign-in?after=${secret.slice(0, 8)}`;
+  await request({ tls: true, path: marker });
+  // The log line of the marker, sent last, is there: so would be those of the links had they been logged.
+  let log = '';
+  while (!log.includes(marker)) log = await readFile(join(dir, 'access.log'), 'utf8');
+  assert.ok(!log.includes(secret), log);
+});
+
 test('plain HTTP is redirected to HTTPS on the same path', async () => {
   const reply = await request({ tls: false, path: '/api/v1/instances?owner=alice' });
   assert.equal(reply.status, 301);
