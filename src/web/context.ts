@@ -42,8 +42,8 @@ export interface WebContext {
   log: Logger;
   /** The declared, valid Experimenter of this name; undefined when nobody is. */
   person(name: string): Person | undefined;
-  /** The one declared person with this e-mail address (case-insensitive); undefined when none, or several. */
-  personByEmail(email: string): Person | undefined;
+  /** The declared people with this e-mail address (case-insensitive): none, one, or (a mistake of the lab's) several. */
+  peopleByEmail(email: string): Person[];
   /** Starts a session for `person` and sets its cookie on `reply`. The caller has checked the person may sign in. */
   signIn(request: FastifyRequest, reply: FastifyReply, person: string, options: SignInOptions): Promise<void>;
   /** Writes a new Experimenter row (single sign-on provisioning); rejects when the row policy refuses it. */

@@ -113,7 +113,9 @@ export function registerLinkRoutes(app: FastifyInstance, ctx: WebContext, mailer
 
   app.post('/forgot-password', async (request, reply) => {
     const account = formField(request.body, 'account').trim().slice(0, MAX_ACCOUNT_LENGTH);
-    const person = ctx.person(account) ?? ctx.personByEmail(account);
+    // An address several people share names nobody: no mail goes out (the answer stays the same).
+    const byEmail = ctx.peopleByEmail(account);
+    const person = ctx.person(account) ?? (byEmail.length === 1 ? byEmail[0] : undefined);
     const clientAddress = ctx.clientAddress(request);
     const keys: LimitKey[] = [
       { rule: 'reset-address', key: clientAddress },

@@ -150,7 +150,10 @@ export async function registerOidcRoutes(app: FastifyInstance, ctx: WebContext):
     if (settings.matchClaim === 'email') {
       if (email === undefined) return { refusal: `${settings.displayName} did not send your e-mail address; ask the lab's admin` };
       if (verifiedEmail === undefined) return { refusal: `the e-mail address ${email} is not verified at ${settings.displayName}; verify it there, or ask the lab's admin` };
-      person = ctx.personByEmail(verifiedEmail);
+      const found = ctx.peopleByEmail(verifiedEmail);
+      // Signing in as one of several, or provisioning yet another, would both be wrong.
+      if (found.length > 1) return { refusal: `several accounts have the address ${verifiedEmail}; ask the lab's admin to give each person their own` };
+      person = found[0];
       login = verifiedEmail;
     } else {
       person = ctx.person(claims.sub);

@@ -127,10 +127,9 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     clock: deps.clock,
     log,
     person,
-    personByEmail(email) {
+    peopleByEmail(email) {
       const wanted = email.toLowerCase();
-      const found = deps.desired.experimenters().filter((s) => s.declared.object.spec.email?.toLowerCase() === wanted);
-      return found.length === 1 ? personOf(found[0]!.declared.object) : undefined;
+      return deps.desired.experimenters().filter((s) => s.declared.object.spec.email?.toLowerCase() === wanted).map((s) => personOf(s.declared.object));
     },
     async signIn(request, reply, name, options) {
       const { secret, session } = await people.createSession(name, {

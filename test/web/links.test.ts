@@ -71,10 +71,7 @@ function context(log: Logger): WebContext {
     clock,
     log,
     person: (name) => people.get(name),
-    personByEmail: (email) => {
-      const found = [...people.values()].filter((p) => p.email?.toLowerCase() === email.toLowerCase());
-      return found.length === 1 ? found[0] : undefined;
-    },
+    peopleByEmail: (email) => [...people.values()].filter((p) => p.email?.toLowerCase() === email.toLowerCase()),
     async signIn(request, reply, person, options) {
       const { secret } = await store.createSession(person, { clientAddress: ctx.clientAddress(request), userAgent: request.headers['user-agent'] ?? '', method: options.method });
       reply.setCookie('otm_session', secret, { path: '/', httpOnly: true, sameSite: 'lax', secure: true });

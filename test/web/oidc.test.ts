@@ -131,10 +131,7 @@ async function startWeb(options: WebOptions = {}): Promise<Web> {
   const ctx: WebContext = {
     config, publicUrl: options.publicUrl ?? url, people: store, clock, log,
     person: (name) => people.get(name),
-    personByEmail: (email) => {
-      const found = [...people.values()].filter((person) => person.email?.toLowerCase() === email.toLowerCase());
-      return found.length === 1 ? found[0] : undefined;
-    },
+    peopleByEmail: (email) => [...people.values()].filter((person) => person.email?.toLowerCase() === email.toLowerCase()),
     signIn: async (request, reply, person, signInOptions) => {
       const { secret } = await store.createSession(person, {
         clientAddress: request.ip, userAgent: request.headers['user-agent'] ?? '', method: signInOptions.method, adminByGroup: signInOptions.adminByGroup ?? false,
@@ -340,6 +337,16 @@ describe('finding the person', () => {
       const { response } = await signIn(new Browser(), web, account({ email: 'dora@lab.example', email_verified: true }));
       await assertRefused(response, 403, /the account dora is disabled; ask the lab&#39;s admin/);
       assert.deepEqual(await sessionsOf('dora'), []);
+    });
+  });
+
+  it('refuses an address several people share, and provisions no third one for it', async () => {
+    const shared = [person('ed', { email: 'lab@lab.example' }), person('eva', { email: 'Lab@lab.example' })];
+    await withWeb({ people: shared, oidc: { provision: { enabled: true } } }, async (web) => {
+      const { response } = await signIn(new Browser(), web, account({ email: 'lab@lab.example', email_verified: true }));
+      await assertRefused(response, 403, /several accounts have the address lab@lab.example/);
+      assert.deepEqual(web.provisioned, []);
+      assert.deepEqual([...await sessionsOf('ed'), ...await sessionsOf('eva')], []);
     });
   });
 
