@@ -21,7 +21,7 @@ import { ExecutionError } from './executor.js';
 import type { Executor } from './executor.js';
 import type { HostCache } from './observation.js';
 import type { LeaderElector } from './leader.js';
-import type { EngineMetrics, ReconcileResult } from './metrics.js';
+import type { EngineMetrics, ReconcileErrorKind, ReconcileResult } from './metrics.js';
 import type { ClaimKind, ClaimRef, InstanceEvent, InstanceStatus, StatusStore } from './status.js';
 import type { WorkQueue } from './workqueue.js';
 import { experimenterKeys, Planner, removalMemory } from './planner.js';
@@ -67,8 +67,21 @@ interface Remembered {
   host?: string;
 }
 
-/** A reconcile that must be retried with backoff. */
-class RetryableFailure extends Error {}
+/**
+ * A failure the reconcile has already reported (in status and events): retried with the key's backoff,
+ * logged without a stack. Any other error is unexpected: retried the same way, logged with its stack.
+ */
+class ReportedFailure extends Error {}
+
+/** A failure that retrying cannot fix: the key waits for a change of the desired state. */
+export class TerminalError extends Error {
+  override name = 'TerminalError';
+}
+
+function kindOf(err: unknown): ReconcileErrorKind {
+  if (err instanceof TerminalError) return 'terminal';
+  return err instanceof ReportedFailure ? 'reported' : 'unexpected';
+}
 
 export class Controller {
   private readonly options: ControllerOptions;
@@ -202,8 +215,14 @@ export class Controller {
           queue.addAfter(key, Math.min(MAX_REQUEUE_MS, Math.max(0, requeueAfter)));
         }
       } catch (err) {
+        // No error is dropped: each is logged and counted, and retried with backoff unless terminal.
         result = 'error';
-        if (err instanceof RetryableFailure && !queue.isShuttingDown()) queue.addRateLimited(key);
+        const kind = kindOf(err);
+        metrics.reconcileFailed(kind);
+        const retry = kind !== 'terminal' && !queue.isShuttingDown();
+        if (kind === 'unexpected') this.log.error({ key, err, retry }, 'reconcile failed unexpectedly');
+        else this.log.warn({ key, err: (err as Error).message, retry }, kind === 'terminal' ? 'reconcile failed; waiting for a change of the desired state' : 'reconcile failed; retrying with backoff');
+        if (retry) queue.addRateLimited(key);
         else queue.forget(key);
       } finally {
         queue.done(key);
@@ -247,7 +266,7 @@ export class Controller {
     if (error) {
       log.warn({ err: error }, 'cannot plan');
       await this.writeStatus(name, cache.host, stored?.generation ?? 0, instance, plan, { applied: false, error, code: 'PlanFailed', retrying: true }, undefined);
-      throw new RetryableFailure(error);
+      throw new ReportedFailure(error);
     }
     if (!instance && plan.phase === 'Orphaned' && plan.actions.length === 0 && !this.memory.get(name)?.status) return undefined;
     if (!leader.isLeader()) return undefined;
@@ -300,8 +319,8 @@ export class Controller {
     await this.writeStatus(name, cache.host, stored?.generation ?? 0, instance, plan, outcome, observed, ownershipConflict(plan, outcome));
 
     if (!outcome.applied) {
-      if (outcome.retrying) throw new RetryableFailure(outcome.error);
-      return undefined;
+      if (outcome.retrying) throw new ReportedFailure(outcome.error);
+      throw new TerminalError(outcome.error);
     }
     // Applied changes are confirmed by a fresh pass; otherwise wake up for the next freeze window end or expiry.
     if (plan.actions.length > 0) return 0;
@@ -375,8 +394,8 @@ export class Controller {
     cache.invalidateSshKeys();
     if (report.failure) {
       this.log.warn({ host, action: report.failure.action.display, err: report.failure.error.message }, 'ssh key change failed');
-      if (report.failure.retryable) throw new RetryableFailure(report.failure.error.message);
-      return undefined;
+      if (report.failure.retryable) throw new ReportedFailure(report.failure.error.message);
+      throw new TerminalError(report.failure.error.message);
     }
     return 0;
   }

@@ -7,6 +7,9 @@ import type { Phase } from './status.js';
 import type { WorkQueueHooks } from './workqueue.js';
 
 export type ReconcileResult = 'success' | 'error' | 'requeue' | 'deferred';
+/** How the controller's worker treats a failed reconcile: reported (in status, retried), terminal (waits for a change), unexpected (retried, logged with its stack). */
+export type ReconcileErrorKind = 'reported' | 'terminal' | 'unexpected';
+const RECONCILE_ERROR_KINDS: readonly ReconcileErrorKind[] = ['reported', 'terminal', 'unexpected'];
 
 const RECONCILE_RESULTS: readonly ReconcileResult[] = ['success', 'error', 'requeue', 'deferred'];
 const REDUNDANT_TOTALS = ['otm_nodejs_active_handles_total', 'otm_nodejs_active_requests_total', 'otm_nodejs_active_resources_total'];
@@ -53,6 +56,10 @@ export class EngineMetrics {
 
   private readonly reconcileTotal = new Counter({
     name: 'otm_reconcile_total', help: 'Reconciles finished, by result.', labelNames: ['result'] as const, registers: [this.registry],
+  });
+  private readonly reconcileErrors = new Counter({
+    name: 'otm_reconcile_errors_total', help: 'Failed reconciles, by kind: reported (in status, retried), terminal (waits for a change), unexpected (a bug or a failing dependency, retried).',
+    labelNames: ['kind'] as const, registers: [this.registry],
   });
   private readonly reconcileDuration = new Histogram({
     name: 'otm_reconcile_duration_seconds', help: 'Time one reconcile of one instance took.', buckets: SLOW_BUCKETS, registers: [this.registry],
@@ -130,6 +137,7 @@ export class EngineMetrics {
     });
     this.buildInfo.set({ version: options.version }, 1);
     for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ result }, 0);
+    for (const kind of RECONCILE_ERROR_KINDS) this.reconcileErrors.inc({ kind }, 0);
     this.leader.set(0);
     if (options.processMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry, prefix: 'otm_' });
@@ -147,6 +155,10 @@ export class EngineMetrics {
   /** Reads the longest-running key from the queue on every scrape. */
   watchWorkQueue(queue: { longestRunningSeconds(): number }): void {
     this.longestRunning = () => queue.longestRunningSeconds();
+  }
+
+  reconcileFailed(kind: ReconcileErrorKind): void {
+    this.reconcileErrors.inc({ kind });
   }
 
   reconcileFinished(result: ReconcileResult, seconds: number): void {
