@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import type { Config } from '../../config.js';
+import { runUntilStopped } from '../signals.js';
 // Heavy modules (the daemon, fastify, pg, dockerode) load inside the action, so other commands start fast.
 
 interface RunOptions {
@@ -35,26 +36,14 @@ export function registerRun(program: Command): void {
         throw err;
       }
 
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          logger.info({ signal, drainSeconds: config.drainSeconds }, 'stopping: no new work; in-flight commands get the drain deadline');
-          http.close().then(() => daemon.stop()).then(resolve, (err: Error) => {
-            logger.error({ err: err.message }, 'stop failed');
-            resolve();
-          });
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.on('SIGHUP', () => {
-          loadConfig(loadOptions).then(({ config: next }) => {
-            logger.level = next.log.level;
-            const changed = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(config[key]));
-            logger.info({ changed }, changed.length ? `configuration re-read; ${changed.join(', ')} take effect after a restart` : 'configuration re-read');
-          }, (err: Error) => logger.error({ err: err.message }, 'configuration not reloaded: the file is invalid; the running configuration stays'));
-        });
+      await runUntilStopped({
+        logger, loadOptions,
+        stopping: { fields: { drainSeconds: config.drainSeconds }, message: 'stopping: no new work; in-flight commands get the drain deadline' },
+        stop: () => http.close().then(() => daemon.stop()),
+        reloaded: (next) => {
+          const changed = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(config[key]));
+          return { fields: { changed }, message: changed.length ? `configuration re-read; ${changed.join(', ')} take effect after a restart` : 'configuration re-read' };
+        },
       });
       logger.info('stopped');
     });

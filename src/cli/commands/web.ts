@@ -2,6 +2,7 @@
 // SIGHUP re-reads the configuration and applies the log level.
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
+import { runUntilStopped } from '../signals.js';
 // fastify, pg and the web server load inside the action, so other commands start fast.
 
 interface WebOptions {
@@ -20,25 +21,11 @@ export function registerWeb(program: Command): void {
       const logger = createLogger({ level: config.log.level });
       logger.info({ config: file ?? '(defaults)' }, 'starting otm web');
       const web = await startWeb({ config, logger });
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          logger.info({ signal }, 'stopping otm web');
-          web.close().then(resolve, (err: Error) => {
-            logger.error({ err: err.message }, 'stop failed');
-            resolve();
-          });
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.on('SIGHUP', () => {
-          loadConfig(loadOptions).then(({ config: next }) => {
-            logger.level = next.log.level;
-            logger.info('configuration re-read; settings other than log.level take effect after a restart');
-          }, (err: Error) => logger.error({ err: err.message }, 'configuration not reloaded: the file is invalid; the running configuration stays'));
-        });
+      await runUntilStopped({
+        logger, loadOptions,
+        stopping: { message: 'stopping otm web' },
+        stop: () => web.close(),
+        reloaded: () => ({ message: 'configuration re-read; settings other than log.level take effect after a restart' }),
       });
       logger.info('otm web stopped');
     });
