@@ -190,17 +190,18 @@ function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   const sharingOf = (name: string): Sharing | undefined => desired.instance(name)?.declared.object.spec;
 
+  /** Whether `who` may know the instance exists: an instance with no valid version is an admin's business only. */
+  const visible = (who: Principal, sharing: Sharing | undefined): boolean => (sharing ? canSee(who, sharing) : who.admin);
+
   /**
    * Checks that the request's principal may do `verb` to the instance: 404 when they may not know it
-   * exists (an instance with no valid version is an admin's business only), 403 when they see it but
-   * may not do this. Returns who shares it.
+   * exists, 403 when they see it but may not do this.
    */
-  const authorizeInstance = (request: FastifyRequest, name: string, verb: InstanceVerb): Sharing | undefined => {
+  const authorizeInstance = (request: FastifyRequest, name: string, verb: InstanceVerb): void => {
     const who = principalOf(request);
     const sharing = sharingOf(name);
-    if (sharing ? !canSee(who, sharing) : !who.admin) throw notFound(`instance "${name}"`);
+    if (!visible(who, sharing)) throw notFound(`instance "${name}"`);
     if (!can(who, { kind: 'instance', verb, instance: sharing ?? { owner: '', collaborators: [] } })) throw refusal(who, VERB_WORDS[verb]);
-    return sharing;
   };
 
   const authorizePerson = (request: FastifyRequest, name: string, verb: PersonVerb): void => {
@@ -300,8 +301,7 @@ function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const source = planSource();
     const plans = [];
     for (const name of (await source.names()).sort()) {
-      const sharing = sharingOf(name);
-      if (sharing ? canSee(who, sharing) : who.admin) plans.push(await source.planFor(name));
+      if (visible(who, sharingOf(name))) plans.push(await source.planFor(name));
     }
     return { plans };
   });

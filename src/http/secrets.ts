@@ -26,7 +26,7 @@ export interface SecretsApiContext {
   store(): SecretsApiStore | undefined;
   databaseConfigured: boolean;
   /** Throws 404 or 403 unless the request's principal may do `verb` to the instance. */
-  authorizeInstance(request: FastifyRequest, name: string, verb: InstanceVerb): unknown;
+  authorizeInstance(request: FastifyRequest, name: string, verb: InstanceVerb): void;
   refuseFileObjects(kind: Kind, name: string): void;
 }
 

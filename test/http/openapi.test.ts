@@ -22,6 +22,7 @@ import { PeopleStore } from '../../src/web/people.js';
 import { createWebServer, SESSION_COOKIE } from '../../src/web/server.js';
 import type { WebServer } from '../../src/web/server.js';
 import { useMigratedDatabase } from '../store/database.js';
+import { emptyStatus } from './fakes.js';
 
 const TOKEN = 'openapi-token-0123456789abcdef';
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
@@ -82,23 +83,6 @@ function assertOperationsDescribed(document: Document): void {
       }
     }
   }
-}
-
-function emptyStatus(overrides: Partial<StatusStore> = {}): StatusStore {
-  return {
-    get: async (): Promise<InstanceStatus | undefined> => undefined,
-    list: async (): Promise<InstanceStatus[]> => [],
-    put: async () => undefined,
-    remove: async () => undefined,
-    record: async () => undefined,
-    events: async (): Promise<InstanceEvent[]> => [],
-    claims: async () => [],
-    putClaim: async () => undefined,
-    dropClaim: async () => undefined,
-    dropClaims: async () => undefined,
-    close: async () => undefined,
-    ...overrides,
-  };
 }
 
 function daemonServer(status: StatusStore = emptyStatus()) {

@@ -11,7 +11,6 @@ import { DesiredStore } from '../../src/desired/store.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import { createLogger } from '../../src/engine/logger.js';
 import { EngineMetrics } from '../../src/engine/metrics.js';
-import type { InstanceEvent, InstanceStatus, StatusStore } from '../../src/engine/status.js';
 import type { DesiredRows } from '../../src/http/api.js';
 import { readTokenFile } from '../../src/http/auth.js';
 import { readinessChecker } from '../../src/http/readiness.js';
@@ -20,6 +19,7 @@ import { createHttpServer, parseListen, startHttp } from '../../src/http/server.
 import type { HttpDeps } from '../../src/http/server.js';
 import { parseConfig, parseManifests } from '../../src/manifest/index.js';
 import type { Kind } from '../../src/manifest/index.js';
+import { emptyStatus } from './fakes.js';
 
 const TOKEN = 'fake-token-0123456789abcdef';
 const MANIFEST = {
@@ -53,23 +53,6 @@ function memoryRows(): DesiredRows & { writes: Write[] } {
     async bumpGeneration(name) {
       throw new Error(`instance "${name}" has no live row in otm.instances: create it before asking for restart`);
     },
-  };
-}
-
-function emptyStatus(overrides: Partial<StatusStore> = {}): StatusStore {
-  return {
-    get: async (): Promise<InstanceStatus | undefined> => undefined,
-    list: async (): Promise<InstanceStatus[]> => [],
-    put: async () => undefined,
-    remove: async () => undefined,
-    record: async () => undefined,
-    events: async (): Promise<InstanceEvent[]> => [],
-    claims: async () => [],
-    putClaim: async () => undefined,
-    dropClaim: async () => undefined,
-    dropClaims: async () => undefined,
-    close: async () => undefined,
-    ...overrides,
   };
 }
 
