@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { Config } from '../config.js';
-import { daemonApi, redactUrl, rowPolicyOptions } from '../config.js';
+import { daemonApi, redactUrl, rowPolicyOptions, webPublicUrl } from '../config.js';
 import type { SecretStore } from '../desired/secret-store.js';
 import { DesiredStore } from '../desired/store.js';
 import { ManifestWatcher } from '../desired/watch.js';
@@ -109,7 +109,7 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
     const plans = daemonToken !== undefined
       ? daemonPlans(config, daemonToken, () => desired.instances().map((s) => s.declared.object.metadata.name))
       : undefined;
-    const mailer = config.web.smtp ? await createMailer(config.web.smtp, config.web.publicUrl ?? `http://${config.web.listen}`) : undefined;
+    const mailer = config.web.smtp ? await createMailer(config.web.smtp, webPublicUrl(config)) : undefined;
     if (!mailer) logger.warn('no web.smtp: invitations and password resets are not mailed (otm user invite prints the link)');
 
     const { app } = createWebServer({
