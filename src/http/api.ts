@@ -46,7 +46,8 @@ export interface PlanSource {
   planFor(name: string): Promise<PlanView>;
 }
 
-export interface ApiDeps {
+/** What the operations on desired state need: the stores, and the server's policy. */
+export interface OperationsDeps {
   desired: DesiredView;
   /** Undefined until the status store is open. */
   status(): StatusStore | undefined;
@@ -56,14 +57,17 @@ export interface ApiDeps {
   rows(): DesiredRows | undefined;
   /** Whether `postgresUrl` is configured at all. */
   databaseConfigured: boolean;
-  /** Proves who sends each request (the admin token, or a person's session or token). */
-  authenticate: Authenticator;
-  /** What `authenticate` accepts, as the OpenAPI document describes it. */
-  credentials: ApiCredentials;
   /** Whether experimenters may create instances within their quota (web.selfService). */
   selfService?: boolean;
   /** The encrypted secret store; undefined (or absent) without postgresUrl and secrets.keyFile, or before start. */
   secrets?: () => SecretsApiStore | undefined;
+}
+
+export interface ApiDeps extends OperationsDeps {
+  /** Proves who sends each request (the admin token, or a person's session or token). */
+  authenticate: Authenticator;
+  /** What `authenticate` accepts, as the OpenAPI document describes it. */
+  credentials: ApiCredentials;
   /** The audit log; undefined (or absent) without a database. */
   audit?: () => AuditReader | undefined;
 }
@@ -173,10 +177,29 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps, mountRoutes?: (
   });
 }
 
-function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const { desired } = deps;
+/**
+ * The operations on desired state behind the API's routes, for every caller with a request whose
+ * principal is set (the API's routes, the web interface's forms): each authorises, checks and audits
+ * exactly as the route does, so a page can never do what the API would refuse.
+ */
+export interface DesiredOperations {
+  /** Throws 404 when the request's principal may not know the instance exists, 403 when they may not do `verb`. */
+  authorizeInstance(request: FastifyRequest, name: string, verb: InstanceVerb): void;
+  authorizePerson(request: FastifyRequest, name: string, verb: PersonVerb): void;
+  /** Whether `who` may know the instance exists. */
+  visible(who: Principal, name: string): boolean;
+  /** 409 when a manifest file declares (or tried to declare) the object: files are edited, not overwritten. */
+  refuseFileObjects(kind: Kind, name: string): void;
+  /** Creates or replaces the object's row from a whole manifest document (the body of a PUT). */
+  put(request: FastifyRequest, kind: Kind, name: string, body: unknown): Promise<{ name: string; generation: number }>;
+  /** Soft-deletes the object's row. */
+  remove(request: FastifyRequest, kind: Kind, name: string): Promise<void>;
+  /** Asks for one reset or restart: bumps the one-shot generation, answers the new one. */
+  bump(request: FastifyRequest, name: string, action: 'resetDatabase' | 'restart'): Promise<number>;
+}
 
-  const statusStore = (): StatusStore => started(deps.status(), 'status');
+export function createDesiredOperations(deps: OperationsDeps): DesiredOperations {
+  const { desired } = deps;
 
   const writableRows = (): DesiredRows => {
     if (!deps.databaseConfigured) {
@@ -185,23 +208,18 @@ function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return started(deps.rows(), 'the desired-state database');
   };
 
-  const stored = (collection: Collection, name: string) =>
-    (collection === 'instances' ? desired.instance(name) : desired.experimenter(name));
-
   const sharingOf = (name: string): Sharing | undefined => desired.instance(name)?.declared.object.spec;
 
-  /** Whether `who` may know the instance exists: an instance with no valid version is an admin's business only. */
-  const visible = (who: Principal, sharing: Sharing | undefined): boolean => (sharing ? canSee(who, sharing) : who.admin);
+  /** An instance with no valid version is an admin's business only. */
+  const visible = (who: Principal, name: string): boolean => {
+    const sharing = sharingOf(name);
+    return sharing ? canSee(who, sharing) : who.admin;
+  };
 
-  /**
-   * Checks that the request's principal may do `verb` to the instance: 404 when they may not know it
-   * exists, 403 when they see it but may not do this.
-   */
   const authorizeInstance = (request: FastifyRequest, name: string, verb: InstanceVerb): void => {
     const who = principalOf(request);
-    const sharing = sharingOf(name);
-    if (!visible(who, sharing)) throw notFound(`instance "${name}"`);
-    if (!can(who, { kind: 'instance', verb, instance: sharing ?? { owner: '', collaborators: [] } })) throw refusal(who, VERB_WORDS[verb]);
+    if (!visible(who, name)) throw notFound(`instance "${name}"`);
+    if (!can(who, { kind: 'instance', verb, instance: sharingOf(name) ?? { owner: '', collaborators: [] } })) throw refusal(who, VERB_WORDS[verb]);
   };
 
   const authorizePerson = (request: FastifyRequest, name: string, verb: PersonVerb): void => {
@@ -210,9 +228,8 @@ function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (!can(who, { kind: 'person', verb, person: name })) throw refusal(who, verb === 'read' ? 'read this person' : 'change people (a lab admin does)');
   };
 
-  /** The manifest file that declares (or tried to declare) this object, if any: files are edited, not overwritten. */
   const declaringFile = (kind: Kind, name: string): string | undefined => {
-    const current = stored(kind === 'OTreeInstance' ? 'instances' : 'experimenters', name);
+    const current = kind === 'OTreeInstance' ? desired.instance(name) : desired.experimenter(name);
     if (current && !current.source.startsWith('row:')) return current.source;
     return desired.heldBack().find((r) => r.kind === kind && r.name === name && !r.origin.source.startsWith('row:'))?.origin.source;
   };
@@ -223,6 +240,100 @@ function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
       throw new ApiError(409, 'Conflict', `${kind} "${name}" is declared by the manifest file ${file}; change or remove it there (the API only writes database rows)`);
     }
   };
+
+  const secretsContext = { store: () => deps.secrets?.(), databaseConfigured: deps.databaseConfigured };
+
+  return {
+    authorizeInstance,
+    authorizePerson,
+    visible,
+    refuseFileObjects,
+
+    async put(request, kind, name, body) {
+      const who = principalOf(request);
+      const { spec: sent, labels } = checkedBody(body, kind, name);
+      const existing = kind === 'OTreeInstance' ? desired.instance(name) : undefined;
+      if (kind === 'OTreeInstance') {
+        if (existing) authorizeInstance(request, name, 'update');
+      } else {
+        if (desired.experimenter(name)) authorizePerson(request, name, 'update');
+        else if (!can(who, { kind: 'person', verb: 'create' })) throw refusal(who, 'declare people (a lab admin does)');
+      }
+      const rows = writableRows();
+      refuseFileObjects(kind, name);
+      // Masked env values sent back keep their stored values; inline secret values go to the encrypted store
+      // and the row only names them.
+      const unmasked = kind === 'OTreeInstance' ? keepMaskedEnv(sent, existing?.declared.object.spec.env ?? {}) : sent;
+      const { spec, secrets } = kind === 'OTreeInstance' ? splitInlineSecrets(unmasked, name) : { spec: sent, secrets: [] };
+      // Everything the controller would reject is refused before anything is stored: the row policy, then
+      // the checks against every other object (owner, quota, domains), as the desired state stands now.
+      const checked = rows.validate(kind, name, spec, labels);
+      const object = checked.objects[0]?.object;
+      if (object?.kind === 'OTreeInstance') {
+        if (!existing) {
+          const heldBack = desired.heldBack().some((r) => r.kind === kind && r.name === name);
+          if (heldBack && !who.admin) throw notFound(`instance "${name}"`);
+          if (!can(who, { kind: 'instance', verb: 'create', instance: object.spec, selfService: deps.selfService ?? false })) {
+            throw who.scope === 'read' ? refusal(who, 'create instances')
+              : forbidden(deps.selfService ? `you may only create instances you own: set spec.owner to "${who.name}"` : 'only a lab admin creates instances here; ask them for one');
+          }
+        }
+        const refused = forbiddenChanges(who, existing?.declared.object.spec, object.spec, INSTANCE_DEFAULTS);
+        if (refused.length > 0) {
+          throw new ApiError(403, 'Forbidden', `you may not change ${refused.join(', ')}; a lab admin sets ${refused.length === 1 ? 'it' : 'them'}`,
+            refused.map((path) => ({ path, code: 'FORBIDDEN', severity: 'error', message: 'only a lab admin (or, for sharing and secrets, the owner) changes this field' })));
+        }
+      }
+      const collection: Collection = kind === 'OTreeInstance' ? 'instances' : 'experimenters';
+      const trial = object ? desired.trial(rowOrigin(collection, name).source, checked) : undefined;
+      const problems = [...checked.issues, ...(trial?.issues ?? [])];
+      if (!object || trial!.heldBack.length > 0) throw invalid(kind, name, problems);
+      if (existing && secrets.length > 0 && !can(who, { kind: 'instance', verb: 'writeSecret', instance: existing.declared.object.spec })) {
+        // A spec sent back with its secrets inline is fine; a new value is a secret change, the owner's alone.
+        const store = deps.secrets?.();
+        for (const { field, value } of secrets) {
+          if ((await store?.get(name, field).catch(() => undefined)) !== value) throw refusal(who, `change spec.otree.${field}`);
+        }
+      }
+      const by = actorOf(request);
+      await storeInlineSecrets(secrets, name, secretsContext, by);
+      const result = await rows.upsert(kind, name, spec, labels, by);
+      if (!result.ok) throw invalid(kind, name, result.issues);
+      return { name, generation: result.generation };
+    },
+
+    async remove(request, kind, name) {
+      if (kind === 'OTreeInstance') authorizeInstance(request, name, 'delete');
+      else authorizePerson(request, name, 'delete');
+      const rows = writableRows();
+      refuseFileObjects(kind, name);
+      if (!(await rows.softDelete(kind, name, actorOf(request)))) throw new ApiError(404, 'NotFound', `${kind} "${name}" has no row in the desired-state database`);
+    },
+
+    async bump(request, name, action) {
+      authorizeInstance(request, name, action);
+      const rows = writableRows();
+      refuseFileObjects('OTreeInstance', name);
+      try {
+        return await rows.bumpGeneration(name, action, actorOf(request));
+      } catch (err) {
+        // The source's only refusal is a missing live row; anything else (the database down) is a server error.
+        if (/has no live row/.test((err as Error).message)) throw new ApiError(404, 'NotFound', `instance "${name}" has no row in the desired-state database`);
+        throw err;
+      }
+    },
+  };
+}
+
+function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const { desired } = deps;
+  const ops = createDesiredOperations(deps);
+  const { authorizeInstance, authorizePerson, refuseFileObjects } = ops;
+
+  const statusStore = (): StatusStore => started(deps.status(), 'status');
+
+  const stored = (collection: Collection, name: string) =>
+    (collection === 'instances' ? desired.instance(name) : desired.experimenter(name));
 
   const secretsContext = { store: () => deps.secrets?.(), databaseConfigured: deps.databaseConfigured };
   registerSecretsApi(app, { ...secretsContext, authorizeInstance, refuseFileObjects });
@@ -301,7 +412,7 @@ function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const source = planSource();
     const plans = [];
     for (const name of (await source.names()).sort()) {
-      if (visible(who, sharingOf(name))) plans.push(await source.planFor(name));
+      if (ops.visible(who, name)) plans.push(await source.planFor(name));
     }
     return { plans };
   });
@@ -332,58 +443,7 @@ function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
         response: answers(GENERATION, [...AUTHENTICATED, 404, 409, 422, 503]),
       },
       config: documentedBody(manifestBody(kind)),
-    }, async (request) => {
-      const { name } = request.params;
-      const who = principalOf(request);
-      const { spec: sent, labels } = checkedBody(request.body, kind, name);
-      const existing = kind === 'OTreeInstance' ? desired.instance(name) : undefined;
-      if (kind === 'OTreeInstance') {
-        if (existing) authorizeInstance(request, name, 'update');
-      } else {
-        if (desired.experimenter(name)) authorizePerson(request, name, 'update');
-        else if (!can(who, { kind: 'person', verb: 'create' })) throw refusal(who, 'declare people (a lab admin does)');
-      }
-      const rows = writableRows();
-      refuseFileObjects(kind, name);
-      // Masked env values sent back keep their stored values; inline secret values go to the encrypted store
-      // and the row only names them.
-      const unmasked = kind === 'OTreeInstance' ? keepMaskedEnv(sent, existing?.declared.object.spec.env ?? {}) : sent;
-      const { spec, secrets } = kind === 'OTreeInstance' ? splitInlineSecrets(unmasked, name) : { spec: sent, secrets: [] };
-      // Everything the controller would reject is refused before anything is stored: the row policy, then
-      // the checks against every other object (owner, quota, domains), as the desired state stands now.
-      const checked = rows.validate(kind, name, spec, labels);
-      const object = checked.objects[0]?.object;
-      if (object?.kind === 'OTreeInstance') {
-        if (!existing) {
-          const heldBack = desired.heldBack().some((r) => r.kind === kind && r.name === name);
-          if (heldBack && !who.admin) throw notFound(`instance "${name}"`);
-          if (!can(who, { kind: 'instance', verb: 'create', instance: object.spec, selfService: deps.selfService ?? false })) {
-            throw who.scope === 'read' ? refusal(who, 'create instances')
-              : forbidden(deps.selfService ? `you may only create instances you own: set spec.owner to "${who.name}"` : 'only a lab admin creates instances here; ask them for one');
-          }
-        }
-        const refused = forbiddenChanges(who, existing?.declared.object.spec, object.spec, INSTANCE_DEFAULTS);
-        if (refused.length > 0) {
-          throw new ApiError(403, 'Forbidden', `you may not change ${refused.join(', ')}; a lab admin sets ${refused.length === 1 ? 'it' : 'them'}`,
-            refused.map((path) => ({ path, code: 'FORBIDDEN', severity: 'error', message: 'only a lab admin (or, for sharing and secrets, the owner) changes this field' })));
-        }
-      }
-      const trial = object ? desired.trial(rowOrigin(collection, name).source, checked) : undefined;
-      const problems = [...checked.issues, ...(trial?.issues ?? [])];
-      if (!object || trial!.heldBack.length > 0) throw invalid(kind, name, problems);
-      if (existing && secrets.length > 0 && !can(who, { kind: 'instance', verb: 'writeSecret', instance: existing.declared.object.spec })) {
-        // A spec sent back with its secrets inline is fine; a new value is a secret change, the owner's alone.
-        const store = deps.secrets?.();
-        for (const { field, value } of secrets) {
-          if ((await store?.get(name, field).catch(() => undefined)) !== value) throw refusal(who, `change spec.otree.${field}`);
-        }
-      }
-      const by = actorOf(request);
-      await storeInlineSecrets(secrets, name, secretsContext, by);
-      const result = await rows.upsert(kind, name, spec, labels, by);
-      if (!result.ok) throw invalid(kind, name, result.issues);
-      return { name, generation: result.generation };
-    });
+    }, async (request) => ops.put(request, kind, request.params.name, request.body));
 
     app.delete<NameRoute>(`/api/v1/${collection}/:name`, {
       schema: {
@@ -392,13 +452,8 @@ function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
         response: answers(DELETED, [...AUTHENTICATED, 404, 409, 503]),
       },
     }, async (request) => {
-      const { name } = request.params;
-      if (kind === 'OTreeInstance') authorizeInstance(request, name, 'delete');
-      else authorizePerson(request, name, 'delete');
-      const rows = writableRows();
-      refuseFileObjects(kind, name);
-      if (!(await rows.softDelete(kind, name, actorOf(request)))) throw new ApiError(404, 'NotFound', `${kind} "${name}" has no row in the desired-state database`);
-      return { name, deleted: true };
+      await ops.remove(request, kind, request.params.name);
+      return { name: request.params.name, deleted: true };
     });
   }
 
@@ -409,19 +464,7 @@ function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
         params: NAME_PARAMS,
         response: answers(GENERATION, [...AUTHENTICATED, 404, 409, 503]),
       },
-    }, async (request) => {
-      const { name } = request.params;
-      authorizeInstance(request, name, action);
-      const rows = writableRows();
-      refuseFileObjects('OTreeInstance', name);
-      try {
-        return { name, generation: await rows.bumpGeneration(name, action, actorOf(request)) };
-      } catch (err) {
-        // The source's only refusal is a missing live row; anything else (the database down) is a server error.
-        if (/has no live row/.test((err as Error).message)) throw new ApiError(404, 'NotFound', `instance "${name}" has no row in the desired-state database`);
-        throw err;
-      }
-    });
+    }, async (request) => ({ name: request.params.name, generation: await ops.bump(request, request.params.name, action) }));
   }
 }
 

@@ -81,14 +81,57 @@ function valueOf(body: unknown): { value: string; generated: boolean } {
   throw new ApiError(400, 'BadRequest', `send either {"value": "<the secret, 1 to ${MAX_SECRET_LENGTH} characters>"} or {"generate": true}, nothing else`);
 }
 
-export function registerSecretsApi(app: FastifyInstance, context: SecretsApiContext): void {
-  const prepare = (request: FastifyRequest<SecretRoute> | FastifyRequest<{ Params: { name: string } }>, verb: InstanceVerb): { store: SecretsApiStore; by: Actor } => {
-    context.authorizeInstance(request, request.params.name, verb);
+/** A stored secret as lists show it: its name and last change, never its value. */
+export interface SecretListing {
+  secret: string;
+  updatedAt: Date;
+  updatedBy: string;
+}
+
+/** The secret routes' work, for every caller with an authenticated request (the API, the web interface's forms). */
+export interface SecretOperations {
+  list(request: FastifyRequest, name: string): Promise<SecretListing[]>;
+  /** Stores `{value}` or a generated value (`{generate: true}`); answers when, and the value only when generated. */
+  set(request: FastifyRequest, name: string, secret: string, body: unknown): Promise<{ updatedAt: Date; generated?: string }>;
+  remove(request: FastifyRequest, name: string, secret: string): Promise<void>;
+  /** The value, audited; 404 when there is none. */
+  reveal(request: FastifyRequest, name: string, secret: string): Promise<string>;
+}
+
+export function createSecretOperations(context: SecretsApiContext): SecretOperations {
+  const prepare = (request: FastifyRequest, name: string, verb: InstanceVerb): { store: SecretsApiStore; by: Actor } => {
+    context.authorizeInstance(request, name, verb);
     const by = actorOf(request);
     const store = requireStore(context);
-    context.refuseFileObjects('OTreeInstance', request.params.name);
+    context.refuseFileObjects('OTreeInstance', name);
     return { store, by };
   };
+  return {
+    async list(request, name) {
+      const { store } = prepare(request, name, 'secrets');
+      return (await store.list(name)).map((i) => ({ secret: i.name, updatedAt: i.updatedAt, updatedBy: i.updatedBy }));
+    },
+    async set(request, name, secret, body) {
+      const { store, by } = prepare(request, name, 'writeSecret');
+      const { value, generated } = valueOf(body);
+      const updatedAt = await store.set(name, secret, value, by, { generated });
+      return { updatedAt, ...(generated ? { generated: value } : {}) };
+    },
+    async remove(request, name, secret) {
+      const { store, by } = prepare(request, name, 'writeSecret');
+      if (!(await store.delete(name, secret, by))) throw new ApiError(404, 'NotFound', `instance "${name}" has no stored secret ${secret}`);
+    },
+    async reveal(request, name, secret) {
+      const { store, by } = prepare(request, name, 'revealSecret');
+      const value = await store.reveal(name, secret, by);
+      if (value === undefined) throw new ApiError(404, 'NotFound', `instance "${name}" has no stored secret ${secret}`);
+      return value;
+    },
+  };
+}
+
+export function registerSecretsApi(app: FastifyInstance, context: SecretsApiContext): void {
+  const ops = createSecretOperations(context);
 
   app.get<{ Params: { name: string } }>('/api/v1/instances/:name/secrets', {
     schema: {
@@ -96,11 +139,9 @@ export function registerSecretsApi(app: FastifyInstance, context: SecretsApiCont
       params: NAME_PARAMS,
       response: answers(itemsOf(closedObject({ secret: { type: 'string' }, updatedAt: TIMESTAMP, updatedBy: { type: 'string' } })), REFUSALS),
     },
-  }, async (request) => {
-    const { store } = prepare(request, 'secrets');
-    const items = await store.list(request.params.name);
-    return { items: items.map((i) => ({ secret: i.name, updatedAt: i.updatedAt.toISOString(), updatedBy: i.updatedBy })) };
-  });
+  }, async (request) => ({
+    items: (await ops.list(request, request.params.name)).map((i) => ({ secret: i.secret, updatedAt: i.updatedAt.toISOString(), updatedBy: i.updatedBy })),
+  }));
 
   app.put<SecretRoute>('/api/v1/instances/:name/secrets/:secret', {
     schema: {
@@ -111,9 +152,7 @@ export function registerSecretsApi(app: FastifyInstance, context: SecretsApiCont
     config: documentedBody(SECRET_BODY),
   }, async (request) => {
     const { name, secret } = request.params;
-    const { store, by } = prepare(request, 'writeSecret');
-    const { value, generated } = valueOf(request.body);
-    const updatedAt = await store.set(name, secret, value, by, { generated });
+    const { updatedAt } = await ops.set(request, name, secret, request.body);
     return { name, secret, updatedAt: updatedAt.toISOString() };
   });
 
@@ -125,8 +164,7 @@ export function registerSecretsApi(app: FastifyInstance, context: SecretsApiCont
     },
   }, async (request) => {
     const { name, secret } = request.params;
-    const { store, by } = prepare(request, 'writeSecret');
-    if (!(await store.delete(name, secret, by))) throw new ApiError(404, 'NotFound', `instance "${name}" has no stored secret ${secret}`);
+    await ops.remove(request, name, secret);
     return { name, secret, deleted: true };
   });
 
@@ -138,9 +176,7 @@ export function registerSecretsApi(app: FastifyInstance, context: SecretsApiCont
     },
   }, async (request, reply) => {
     const { name, secret } = request.params;
-    const { store, by } = prepare(request, 'revealSecret');
-    const value = await store.reveal(name, secret, by);
-    if (value === undefined) throw new ApiError(404, 'NotFound', `instance "${name}" has no stored secret ${secret}`);
+    const value = await ops.reveal(request, name, secret);
     void reply.header('cache-control', 'no-store');
     return { value };
   });
