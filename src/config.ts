@@ -11,6 +11,8 @@ export type HostTransport =
 
 export interface HostConfig {
   name: string;
+  /** Where experimenters git push (dokku@gitHost:instance). */
+  gitHost?: string;
   transport: HostTransport;
   commandTimeoutSeconds: number;
 }
@@ -43,6 +45,8 @@ export interface WebConfig {
   listen: string;
   publicUrl?: string;
   trustProxy: string[];
+  /** IANA zone the pages show times in (and freeze windows are entered in). */
+  timeZone: string;
   selfService: boolean;
   session: { idleMinutes: number; absoluteHours: number };
   signInLimit: { perAccount: number; perAddress: number; windowMinutes: number };
@@ -119,6 +123,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   typed.secrets.dirs = typed.secrets.dirs.map((dir) => path.resolve(baseDir, dir));
   if (typed.secrets.keyFile) typed.secrets.keyFile = path.resolve(baseDir, typed.secrets.keyFile);
   const { web } = typed;
+  if (!isTimeZone(web.timeZone)) throw new ConfigError(`invalid configuration ${source}: web.timeZone "${web.timeZone}" is not a time zone this system knows; use an IANA name such as Europe/Berlin or UTC`);
   if (web.smtp?.passwordFile) web.smtp.passwordFile = path.resolve(baseDir, web.smtp.passwordFile);
   if (web.oidc?.clientSecretFile) web.oidc.clientSecretFile = path.resolve(baseDir, web.oidc.clientSecretFile);
   if (web.daemon.tokenFile) web.daemon.tokenFile = path.resolve(baseDir, web.daemon.tokenFile);
@@ -129,6 +134,23 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     }
   }
   return { config: deepFreeze(typed), ...(file !== undefined ? { file: path.resolve(file) } : {}) };
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The remote an experimenter pushes an instance's code to on `host` (a configured host's name). */
+export function gitRemote(config: Config, host: string | undefined, instance: string): string {
+  const configured = config.hosts.find((h) => h.name === host) ?? config.hosts[0];
+  const name = configured?.gitHost
+    ?? (configured?.transport.type === 'ssh' ? configured.transport.host : new URL(webPublicUrl(config)).hostname);
+  return `dokku@${name}:${instance}`;
 }
 
 /** The row policy this configuration sets: where rows' domains may lie, and the names they may never claim. */

@@ -30,7 +30,7 @@ import { actorOf, principalOf } from '../http/principal.js';
 import type { SecretsApiStore } from '../http/secrets.js';
 import { BODY_LIMIT_BYTES, errorResponse } from '../http/server.js';
 import type { Experimenter } from '../manifest/types.js';
-import type { Person, WebContext } from './context.js';
+import type { PageContext, Person } from './context.js';
 import { AttemptLimiter } from './limiter.js';
 import type { PeopleStore, Session, TokenScope } from './people.js';
 import { MAX_TOKEN_LABEL_LENGTH, TOKEN_SCOPES } from './people.js';
@@ -38,6 +38,11 @@ import { RESET_LIMIT_RULES } from './links.js';
 import { SSO_LIMIT_RULES } from './oidc.js';
 import { localReturnTo } from './return-to.js';
 import { createRenderer, STATIC_DIR } from './render.js';
+import { en } from './text.js';
+import { LabTime } from './time.js';
+import { createDesiredOperations } from '../http/api.js';
+import { createSecretOperations } from '../http/secrets.js';
+import { setPrincipal } from '../http/principal.js';
 
 export const SESSION_COOKIE = 'otm_session';
 
@@ -53,13 +58,13 @@ export interface WebServerDeps {
   plans(): PlanSource | undefined;
   /** The audit log (GET /api/v1/audit). */
   audit?(): AuditReader | undefined;
-  /** Parts that register their own routes with the context: one-time links, single sign-on. */
-  parts?: readonly ((app: FastifyInstance, ctx: WebContext) => void)[];
+  /** Parts that register their own routes with the context: one-time links, single sign-on, the pages. */
+  parts?: readonly ((app: FastifyInstance, ctx: PageContext) => void)[];
 }
 
 export interface WebServer {
   app: FastifyInstance;
-  ctx: WebContext;
+  ctx: PageContext;
   /** Every route served once the server is ready (HEAD left out), for tests and documentation that enumerate them. */
   routes: { method: string; url: string }[];
 }
@@ -120,7 +125,48 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     return stored ? personOf(stored.declared.object) : undefined;
   };
 
-  const ctx: WebContext = {
+  // ---- who is asking --------------------------------------------------------------------------
+
+  const sessions = new WeakMap<FastifyRequest, { session: Session; person: Person } | null>();
+  /** The live session of the cookie, with a person who may still sign in; null when there is none. */
+  const sessionOf = async (request: FastifyRequest): Promise<{ session: Session; person: Person } | null> => {
+    if (sessions.has(request)) return sessions.get(request)!;
+    const secret = request.cookies[SESSION_COOKIE];
+    const session = secret ? await people.session(secret) : undefined;
+    const who = session ? person(session.person) : undefined;
+    const found = session && who && !who.disabled ? { session, person: who } : null;
+    sessions.set(request, found);
+    return found;
+  };
+
+  const principalOfSession = ({ session, person: who }: { session: Session; person: Person }): Principal =>
+    ({ name: who.name, admin: who.role === 'admin' || session.adminByGroup, scope: 'write', via: 'session' });
+
+  const authenticate = async (request: FastifyRequest): Promise<Principal> => {
+    const header = request.headers.authorization;
+    if (header !== undefined) {
+      const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      const token = bearer ? await people.token(bearer[1]!) : undefined;
+      const who = token ? person(token.person) : undefined;
+      if (!token || !who || who.disabled) {
+        throw new ApiError(401, 'Unauthorized', 'the personal token is unknown, expired or revoked, or its person may not sign in; create a new one on your profile or with `otm token create`');
+      }
+      return { name: who.name, admin: who.role === 'admin', scope: token.scope, via: 'token' };
+    }
+    const found = await sessionOf(request);
+    if (!found) throw new ApiError(401, 'Unauthorized', 'sign in first (POST /sign-in), or send `Authorization: Bearer <personal token>`');
+    return principalOfSession(found);
+  };
+
+  const operationsDeps = {
+    desired: deps.desired, status: deps.status, rows: deps.rows, plans: deps.plans,
+    databaseConfigured: config.postgresUrl !== undefined, selfService: config.web.selfService,
+    ...(deps.secrets ? { secrets: deps.secrets } : {}),
+  };
+  const operations = createDesiredOperations(operationsDeps);
+  const secretsContext = { store: () => deps.secrets?.(), databaseConfigured: operationsDeps.databaseConfigured };
+
+  const ctx: PageContext = {
     config,
     publicUrl,
     people,
@@ -153,39 +199,29 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     render(reply, view, data, statusCode = 200) {
       const csrfToken = reply.generateCsrf();
       return reply.code(statusCode).type('text/html; charset=utf-8').header('cache-control', 'no-store')
-        .send(renderer.page(view, { ...data, csrfToken }));
+        .send(renderer.page(view, { t: en, ...data, csrfToken }));
     },
-  };
-
-  // ---- who is asking --------------------------------------------------------------------------
-
-  const sessions = new WeakMap<FastifyRequest, { session: Session; person: Person } | null>();
-  /** The live session of the cookie, with a person who may still sign in; null when there is none. */
-  const sessionOf = async (request: FastifyRequest): Promise<{ session: Session; person: Person } | null> => {
-    if (sessions.has(request)) return sessions.get(request)!;
-    const secret = request.cookies[SESSION_COOKIE];
-    const session = secret ? await people.session(secret) : undefined;
-    const who = session ? person(session.person) : undefined;
-    const found = session && who && !who.disabled ? { session, person: who } : null;
-    sessions.set(request, found);
-    return found;
-  };
-
-  const authenticate = async (request: FastifyRequest): Promise<Principal> => {
-    const header = request.headers.authorization;
-    if (header !== undefined) {
-      const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      const token = bearer ? await people.token(bearer[1]!) : undefined;
-      const who = token ? person(token.person) : undefined;
-      if (!token || !who || who.disabled) {
-        throw new ApiError(401, 'Unauthorized', 'the personal token is unknown, expired or revoked, or its person may not sign in; create a new one on your profile or with `otm token create`');
+    page(request, reply, view, data, statusCode) {
+      const who = principalOf(request);
+      return ctx.render(reply, view, { me: { name: who.name, displayName: person(who.name)?.displayName ?? who.name, admin: who.admin }, ...data }, statusCode);
+    },
+    async signedIn(request, reply) {
+      const found = await sessionOf(request);
+      if (!found) {
+        if (request.method === 'GET') return reply.redirect(`/sign-in?returnTo=${encodeURIComponent(request.url)}`, 303);
+        throw new ApiError(401, 'Unauthorized', 'your session has ended; sign in again');
       }
-      return { name: who.name, admin: who.role === 'admin', scope: token.scope, via: 'token' };
-    }
-    const found = await sessionOf(request);
-    if (!found) throw new ApiError(401, 'Unauthorized', 'sign in first (POST /sign-in), or send `Authorization: Bearer <personal token>`');
-    return { name: found.person.name, admin: found.person.role === 'admin' || found.session.adminByGroup, scope: 'write', via: 'session' };
+      setPrincipal(request, principalOfSession(found));
+    },
+    desired: deps.desired,
+    operations,
+    secrets: createSecretOperations({ ...secretsContext, authorizeInstance: operations.authorizeInstance, refuseFileObjects: operations.refuseFileObjects }),
+    status: deps.status,
+    time: new LabTime(config.web.timeZone),
+    text: en,
   };
+
+
 
   app.addHook('preHandler', (request, reply, done) => {
     if (!STATE_CHANGING.has(request.method) || request.headers.authorization !== undefined) return done();
@@ -391,11 +427,7 @@ export function createWebServer(deps: WebServerDeps): WebServer {
   };
 
   registerApi(app, {
-    desired: deps.desired,
-    status: deps.status,
-    plans: deps.plans,
-    rows: deps.rows,
-    databaseConfigured: config.postgresUrl !== undefined,
+    ...operationsDeps,
     authenticate,
     credentials: {
       bearer: 'A personal token (`otm token create`, or POST /api/v1/me/tokens); a read token may only read',
@@ -404,8 +436,6 @@ export function createWebServer(deps: WebServerDeps): WebServer {
         description: 'The session of a signed-in browser (POST /sign-in). A request that changes something and whose body is not JSON must carry the X-CSRF-Token of GET /api/v1/me',
       },
     },
-    selfService: config.web.selfService,
-    ...(deps.secrets ? { secrets: deps.secrets } : {}),
     ...(deps.audit ? { audit: deps.audit } : {}),
   }, registerOwnAccessRoutes);
 

@@ -1,0 +1,54 @@
+// otree-manager's progressive enhancements. Every page works without this file; with it:
+// live status over server-sent events, copy buttons, and typed confirmations that unlock their button.
+'use strict';
+(function () {
+  // Copy buttons: <button data-copy="ID"> copies the text of #ID.
+  document.addEventListener('click', function (event) {
+    var button = event.target.closest && event.target.closest('button[data-copy]');
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute('data-copy'));
+    if (!source || !navigator.clipboard) return;
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      var label = button.textContent;
+      button.textContent = button.getAttribute('data-copied') || 'Copied';
+      setTimeout(function () { button.textContent = label; }, 2000);
+    });
+  });
+
+  // Typed confirmations: <input data-confirm="NAME"> enables its form's submit button only when it holds NAME.
+  function checkConfirm(input) {
+    var button = input.form && input.form.querySelector('button[type=submit]');
+    if (button) button.disabled = input.value !== input.getAttribute('data-confirm');
+  }
+  document.querySelectorAll('input[data-confirm]').forEach(checkConfirm);
+  document.addEventListener('input', function (event) {
+    if (event.target.matches && event.target.matches('input[data-confirm]')) checkConfirm(event.target);
+  });
+
+  // Live parts: an element with data-live-src names the event stream; each message replaces the
+  // inner HTML of the elements whose data-live it names. One stream per tab; reconnects with backoff.
+  var root = document.querySelector('[data-live-src]');
+  if (!root || !window.EventSource) return;
+  var state = document.querySelector('[data-live-state]');
+  var delay = 1000;
+  function show(text) { if (state) state.textContent = text; }
+  function connect() {
+    var source = new EventSource(root.getAttribute('data-live-src'));
+    source.addEventListener('open', function () { delay = 1000; show(root.getAttribute('data-live-connected') || 'Live'); });
+    source.addEventListener('parts', function (message) {
+      var parts = JSON.parse(message.data);
+      Object.keys(parts).forEach(function (key) {
+        document.querySelectorAll('[data-live="' + CSS.escape(key) + '"]').forEach(function (element) { element.innerHTML = parts[key]; });
+      });
+      document.dispatchEvent(new CustomEvent('otm:live', { detail: Object.keys(parts) }));
+    });
+    source.addEventListener('error', function () {
+      // The browser would retry at once, forever; back off instead (1 s doubling to a minute).
+      source.close();
+      show(root.getAttribute('data-live-reconnecting') || 'Reconnecting…');
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 60000);
+    });
+  }
+  connect();
+})();
