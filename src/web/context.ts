@@ -78,6 +78,8 @@ export interface PageContext extends WebContext {
   secrets: SecretOperations;
   /** Status and events; undefined until the store is open. */
   status(): StatusStore | undefined;
+  /** One template without the layout (a part live updates replace). */
+  fragment(view: string, data: Record<string, unknown>): string;
   /** Times in the lab's zone (web.timeZone). */
   time: LabTime;
   /** Every English sentence of the pages. */

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
+import { en } from './text.js';
 
 /** The folder holding the package's `web/` (the repository when run from source, the installed package otherwise). */
 function packageRoot(): string {
@@ -20,13 +21,19 @@ export const WEB_DIR = path.join(packageRoot(), 'web');
 export const STATIC_DIR = path.join(WEB_DIR, 'static');
 
 export interface PageRenderer {
-  /** The page `view` (a file of web/views without `.eta`) with `data`, inside the layout. */
+  /** The page `view` (a file of web/views without `.eta`) with `data`, inside the layout; `it.t` is the text. */
   page(view: string, data: Record<string, unknown>): string;
+  /** One template alone (a part a live update replaces), with `it.t`. */
+  fragment(view: string, data: Record<string, unknown>): string;
 }
 
 export function createRenderer(): PageRenderer {
   const eta = new Eta({ views: path.join(WEB_DIR, 'views'), autoEscape: true, cache: true, useWith: false });
   return {
-    page: (view, data) => eta.render('layout', { ...data, body: eta.render(view, data) }),
+    page: (view, data) => {
+      const withText = { t: en, ...data };
+      return eta.render('layout', { ...withText, body: eta.render(view, withText) });
+    },
+    fragment: (view, data) => eta.render(view, { t: en, ...data }),
   };
 }

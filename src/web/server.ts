@@ -199,7 +199,7 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     render(reply, view, data, statusCode = 200) {
       const csrfToken = reply.generateCsrf();
       return reply.code(statusCode).type('text/html; charset=utf-8').header('cache-control', 'no-store')
-        .send(renderer.page(view, { t: en, ...data, csrfToken }));
+        .send(renderer.page(view, { ...data, csrfToken }));
     },
     page(request, reply, view, data, statusCode) {
       const who = principalOf(request);
@@ -219,6 +219,7 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     status: deps.status,
     time: new LabTime(config.web.timeZone),
     text: en,
+    fragment: (view, data) => renderer.fragment(view, data),
   };
 
 
@@ -233,17 +234,30 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     app.csrfProtection(request, reply, done);
   });
 
+  /** A browser asking for a page (not the API, not a script) gets errors as a page. */
+  const wantsPage = (request: FastifyRequest): boolean =>
+    !request.url.startsWith('/api/') && (request.headers.accept ?? '').includes('text/html');
+  const failurePage = (request: FastifyRequest, reply: FastifyReply, failure: ApiError) =>
+    ctx.render(reply, 'message', {
+      title: failure.statusCode === 404 ? 'Not found' : failure.statusCode === 403 ? 'Not allowed' : failure.statusCode === 401 ? 'Signed out' : 'That did not work',
+      message: failure.message,
+      link: failure.statusCode === 401 ? { href: `/sign-in?returnTo=${encodeURIComponent(localReturnTo(request.headers.referer ? new URL(request.headers.referer, publicUrl).pathname : '/'))}`, text: 'Sign in' } : { href: '/', text: 'Back to your instances' },
+    }, failure.statusCode);
+
   app.setErrorHandler((error, request, reply) => {
-    const failure = error instanceof ApiError ? error : errorResponse(error as Parameters<typeof errorResponse>[0]);
+    let failure = error instanceof ApiError ? error : errorResponse(error as Parameters<typeof errorResponse>[0]);
     if (failure.statusCode >= 500) log.error({ err: (error as Error).message, method: request.method, route: request.routeOptions.url }, 'HTTP request failed');
     if ((error as { code?: string }).code === 'FST_CSRF_INVALID_TOKEN' || (error as { code?: string }).code === 'FST_CSRF_MISSING_SECRET') {
-      return reply.code(403).send(new ApiError(403, 'Forbidden', 'the form is stale or was not sent by this site (CSRF token missing or wrong); reload the page and try again').body());
+      failure = new ApiError(403, 'Forbidden', 'the form is stale or was not sent by this site (CSRF token missing or wrong); reload the page and try again');
     }
+    if (wantsPage(request)) return failurePage(request, reply, failure);
     return reply.code(failure.statusCode).send(failure.body());
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '';
-    return reply.code(404).send(new ApiError(404, 'NotFound', `no page or endpoint ${request.method} ${path}`).body());
+    const failure = new ApiError(404, 'NotFound', `no page or endpoint ${request.method} ${path}`);
+    if (wantsPage(request)) return failurePage(request, reply, failure);
+    return reply.code(404).send(failure.body());
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
