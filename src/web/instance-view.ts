@@ -42,7 +42,7 @@ function condition(status: InstanceStatus, type: Condition['type']): Condition |
 /** A deferred command in words: what it does to the instance. */
 function deferredWhat(action: string): string {
   if (/resetdb/.test(action)) return 'The database reset';
-  if (/ps:restart/.test(action)) return 'The restart';
+  if (/ps:restart|OTM_RESTART_GENERATION/.test(action)) return 'The restart';
   if (/ps:stop/.test(action)) return 'Stopping';
   if (/ps:(start|scale|rebuild)/.test(action)) return 'Starting the processes';
   return `"${action}"`;
@@ -91,9 +91,9 @@ export function summarize({ name, spec, generation, status, events = [], now, te
   const outcomes: Outcome[] = [];
   if (spec) {
     if (spec.restart.generation > status.done.restart) {
-      outcomes.push(isDeferred(/ps:restart/) ? { tone: 'warn', text: deferred.find((d) => d.startsWith('The restart')) ?? t.outcome.restartRequested } : { tone: 'busy', text: t.outcome.restartRequested });
+      outcomes.push(isDeferred(/ps:restart|OTM_RESTART_GENERATION/) ? { tone: 'warn', text: deferred.find((d) => d.startsWith('The restart')) ?? t.outcome.restartRequested } : { tone: 'busy', text: t.outcome.restartRequested });
     } else if (spec.restart.generation > 0) {
-      const done = lastApplied(events, /ps:restart/);
+      const done = lastApplied(events, /restart generation|ps:restart/);
       if (done) outcomes.push({ tone: 'ok', text: t.outcome.restartDone(at(done.at)) });
     }
     if (spec.resetDatabase.generation > status.done.resetDatabase) {

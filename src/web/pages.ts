@@ -22,6 +22,8 @@ type Form = Record<string, string | undefined>;
 
 /** The shortest oTree admin password a person may set here. */
 export const MIN_ADMIN_PASSWORD_LENGTH = 8;
+/** How long a form waits for its own write to reach the page's view of the desired state. */
+const SETTLE_MS = 3_000;
 /** How many events an instance page shows. */
 const PAGE_EVENTS = 30;
 
@@ -137,7 +139,7 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
     }));
     void reply.header('cache-control', 'no-store');
     return ctx.page(request, reply, 'instance', {
-      title: name, wide: true, ...data,
+      title: name, wide: true, ...data, time, now: now(),
       object: stored ? maskSecrets(stored.declared.object) : undefined,
       editable, file: stored && !editable ? stored.source : undefined,
       may: {
@@ -187,9 +189,21 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
     const stored = ctx.desired.instance(name)!;
     const spec = structuredClone(stored.declared.object.spec) as OTreeInstanceSpec;
     change(spec);
-    await operations.put(request, 'OTreeInstance', name, {
+    const { generation } = await operations.put(request, 'OTreeInstance', name, {
       apiVersion: API_VERSION, kind: 'OTreeInstance', metadata: { name, labels: stored.declared.object.metadata.labels }, spec,
     });
+    await settled(name, generation);
+  };
+
+  /**
+   * Waits (a little) until otm web's own view of the desired state holds the row just written, so the
+   * page it redirects to shows the change; the row arrives by NOTIFY, usually within milliseconds.
+   */
+  const settled = async (name: string, generation: number): Promise<void> => {
+    const deadline = ctx.clock.now() + SETTLE_MS;
+    while ((ctx.desired.instance(name)?.generation ?? 0) < generation && ctx.clock.now() < deadline) {
+      await new Promise<void>((resolve) => ctx.clock.setTimeout(resolve, 20));
+    }
   };
 
   action('restart', async (request) => {

@@ -26,6 +26,7 @@ import { registerOidcRoutes } from './oidc.js';
 import { createMailer } from './mail.js';
 import { PeopleStore } from './people.js';
 import { createWebServer } from './server.js';
+import { InstanceChanges, listenForStatus } from './live.js';
 
 export interface WebHandle {
   url: string;
@@ -84,12 +85,16 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
     });
 
     const desired = new DesiredStore(config.baseDomain ? { baseDomain: config.baseDomain } : {});
-    const watcher = new ManifestWatcher({ dir: config.manifestsDir, store: desired, logger, clock, onKeys: () => undefined });
+    const changes = new InstanceChanges();
+    const watcher = new ManifestWatcher({
+      dir: config.manifestsDir, store: desired, logger, clock, onKeys: (change) => { for (const name of change.instances) changes.emit(name); },
+    });
     await watcher.start();
     closers.push(() => watcher.stop());
     const { PostgresDesiredSource } = await import('../desired/postgres.js');
     const rows = new PostgresDesiredSource({
-      pool, url: config.postgresUrl, log: logger, policy: rowPolicyOptions(config), onChange: (updates) => desired.apply(updates),
+      pool, url: config.postgresUrl, log: logger, policy: rowPolicyOptions(config),
+      onChange: (updates) => { for (const name of desired.apply(updates).instances) changes.emit(name); },
     });
     await rows.start();
     closers.push(() => rows.stop());
@@ -100,6 +105,8 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
       secrets = await openSecretStore(pool, config.secrets.keyFile);
     }
     const status = new PgStatusStore(pool);
+    const live = listenForStatus({ url: config.postgresUrl, changes, log: logger, clock });
+    closers.push(() => live.stop());
     const people = new PeopleStore({
       pool, clock, idleTimeoutMs: config.web.session.idleMinutes * 60_000, absoluteTimeoutMs: config.web.session.absoluteHours * 3_600_000,
     });
@@ -113,7 +120,7 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
     if (!mailer) logger.warn('no web.smtp: invitations and password resets are not mailed (otm user invite prints the link)');
 
     const { app } = createWebServer({
-      config, people, clock, log: logger, desired,
+      config, people, clock, log: logger, desired, changes,
       status: () => status,
       rows: () => rows,
       ...(secrets ? { secrets: () => secrets } : {}),

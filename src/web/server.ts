@@ -39,6 +39,8 @@ import { SSO_LIMIT_RULES } from './oidc.js';
 import { localReturnTo } from './return-to.js';
 import { createRenderer, STATIC_DIR } from './render.js';
 import { en } from './text.js';
+import { InstanceChanges, registerLiveRoute } from './live.js';
+import { registerInstancePages } from './pages.js';
 import { LabTime } from './time.js';
 import { createDesiredOperations } from '../http/api.js';
 import { createSecretOperations } from '../http/secrets.js';
@@ -58,6 +60,8 @@ export interface WebServerDeps {
   plans(): PlanSource | undefined;
   /** The audit log (GET /api/v1/audit). */
   audit?(): AuditReader | undefined;
+  /** Instances whose status, events or desired state changed (live pages); none without it. */
+  changes?: InstanceChanges;
   /** Parts that register their own routes with the context: one-time links, single sign-on, the pages. */
   parts?: readonly ((app: FastifyInstance, ctx: PageContext) => void)[];
 }
@@ -311,10 +315,16 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     return wantsJson(request) ? reply.send({ signedOut: true }) : reply.redirect('/sign-in', 303);
   });
 
-  app.get('/', async (request, reply) => {
-    const found = await sessionOf(request);
-    if (!found) return reply.redirect('/sign-in', 303);
-    return ctx.render(reply, 'home', { title: 'Signed in', person: found.person, admin: found.person.role === 'admin' || found.session.adminByGroup });
+  // ---- the pages about instances, live ------------------------------------------------------
+
+  const liveParts = registerInstancePages(app, ctx);
+  registerLiveRoute(app, ctx, {
+    changes: deps.changes ?? new InstanceChanges(),
+    parts: liveParts,
+    stillSignedIn: async (request) => {
+      sessions.delete(request);
+      return (await sessionOf(request)) !== null;
+    },
   });
 
   // ---- the person's own access: who am I, sessions, tokens ------------------------------------

@@ -45,6 +45,8 @@ export interface LabOptions {
   postgresUrl?: string;
   leader?: Config['leader'];
   queue?: Partial<Config['queue']>;
+  /** More configuration (e.g. secrets, http, web), merged over the lab's. */
+  extra?: Record<string, unknown>;
 }
 
 export type InstanceOverrides = Partial<Omit<OTreeInstanceSpec, 'otree'>> & { otree?: Partial<OTreeInstanceSpec['otree']> };
@@ -86,6 +88,7 @@ export class Lab {
       ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
       ...(options.postgresUrl ? { postgresUrl: options.postgresUrl } : {}),
       ...(options.leader ? { leader: options.leader } : {}),
+      ...options.extra,
     };
     const configFile = join(work, 'otm.json');
     await writeFile(configFile, JSON.stringify(raw, null, 2));

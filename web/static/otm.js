@@ -25,6 +25,14 @@
     if (event.target.matches && event.target.matches('input[data-confirm]')) checkConfirm(event.target);
   });
 
+  // Files read into a text field: <input type=file data-fill="ID"> puts the file's text into #ID.
+  document.addEventListener('change', function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches('input[type=file][data-fill]') || !input.files[0]) return;
+    var target = document.getElementById(input.getAttribute('data-fill'));
+    input.files[0].text().then(function (text) { if (target) target.value = text; });
+  });
+
   // Live parts: an element with data-live-src names the event stream; each message replaces the
   // inner HTML of the elements whose data-live it names. One stream per tab; reconnects with backoff.
   var root = document.querySelector('[data-live-src]');

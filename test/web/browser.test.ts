@@ -1,0 +1,221 @@
+// The web interface in a real browser (Debian's Chromium through playwright-core) against the real
+// system: otm web and the daemon on one PostgreSQL database, the daemon on the Dokku simulator with
+// real containers. Each step checks the page and the state of the world: rows, the simulator's
+// commands, the audit log.
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import pino from 'pino';
+import type { Daemon } from '../../src/engine/daemon.js';
+import { loadConfig } from '../../src/config.js';
+import { newKeyLine } from '../../src/desired/secret-store.js';
+import { systemClock } from '../../src/engine/clock.js';
+import { PeopleStore } from '../../src/web/people.js';
+import { startWeb } from '../../src/web/process.js';
+import type { WebHandle } from '../../src/web/process.js';
+import { readInvocations } from '../dokku-sim/client.js';
+import { Lab } from '../e2e/harness.js';
+import { createTestDatabase } from '../store/database.js';
+import type { TestDatabase } from '../store/database.js';
+import { STANDIN_IMAGE } from '../support/image.js';
+import { waitFor } from '../support/services.js';
+import { launchChromium, newContext, screenshot, seriousViolations } from '../support/chromium.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    }).on('error', reject);
+  });
+}
+
+const PASSWORDS = { root: 'root pass phrase 1', alice: 'alice pass phrase 1', bob: 'bob pass phrase 11' } as const;
+
+describe('the web interface in Chromium', () => {
+  let db: TestDatabase;
+  let lab: Lab;
+  let daemon: Daemon;
+  let web: WebHandle;
+  let browser: Browser;
+  let alice: Page;
+  let mine: string;
+  let theirs: string;
+
+  /** Commands that restart the app's processes: ps:restart, and a config:set without --no-restart. */
+  const restarting = async (app: string) => (await readInvocations(lab.sim.root)).filter((c) => c.argv.includes(app)
+    && (c.argv.includes('ps:restart') || (c.argv.includes('config:set') && !c.argv.includes('--no-restart'))));
+  const resets = async (app: string) => (await readInvocations(lab.sim.root)).filter((c) => c.argv[0] === 'run' && c.argv.includes(app) && c.argv.includes('resetdb'));
+  const row = async (name: string) => (await db.pool.query('SELECT spec FROM otm.instances WHERE name = $1 AND deleted_at IS NULL', [name])).rows[0]?.spec;
+
+  const signIn = async (name: keyof typeof PASSWORDS, width?: number): Promise<Page> => {
+    const context = await newContext(browser, width !== undefined ? { width } : {});
+    const page = await context.newPage();
+    await page.goto(`${web.url}/`);
+    assert.match(page.url(), /\/sign-in\?returnTo=%2F$/);
+    await page.getByLabel('Name').fill(name);
+    await page.getByLabel('Password').fill(PASSWORDS[name]);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(`${web.url}/`, { waitUntil: 'domcontentloaded', timeout: 10_000 }).catch(async (err: Error) => {
+      throw new Error(`${err.message}\nat ${page.url()}:\n${(await page.content()).slice(0, 3000)}`);
+    });
+    return page;
+  };
+
+  before(async () => {
+    db = await createTestDatabase();
+    // The public URL is the origin forms are checked against: a port of its own, known before start.
+    const port = await freePort();
+    lab = await Lab.create({ tag: 'web', postgresUrl: db.url, extra: { secrets: { keyFile: 'secret-key' }, web: { listen: `127.0.0.1:${port}`, timeZone: 'Europe/Berlin' } } });
+    await writeFile(join(lab.work, 'secret-key'), `${newKeyLine('k1')}\n`, { mode: 0o600 });
+    await writeFile(join(lab.manifestsDir, 'people.yaml'), ['root: admin', 'alice: experimenter', 'bob: experimenter'].map((line) => {
+      const [name, role] = line.split(': ');
+      return `apiVersion: otree-manager/v1\nkind: Experimenter\nmetadata: { name: ${name} }\nspec: { displayName: ${name![0]!.toUpperCase()}${name!.slice(1)}, role: ${role}, quota: { instances: 3, webProcesses: 3 } }\n`;
+    }).join('---\n'));
+    const { config } = await loadConfig({ path: lab.configFile });
+    web = await startWeb({ config, logger: pino({ level: 'warn' }) });
+    const people = new PeopleStore({ pool: db.pool, clock: systemClock, idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 7_200_000 });
+    for (const [name, password] of Object.entries(PASSWORDS)) await people.setPassword(name, password, { actor: 'test', authMethod: 'local' });
+    daemon = await lab.startDaemon({ config });
+    browser = await launchChromium();
+
+    // The admin declares one instance for alice and one for bob through otm web's API, as a lab's script would.
+    mine = lab.app('alice');
+    theirs = lab.app('bob');
+    const rootPage = await signIn('root');
+    for (const [name, owner] of [[mine, 'alice'], [theirs, 'bob']] as const) {
+      const answer = await rootPage.evaluate(async ({ name, owner, image }) => {
+        const response = await fetch(`/api/v1/instances/${name}`, {
+          method: 'PUT', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ apiVersion: 'otree-manager/v1', kind: 'OTreeInstance', metadata: { name }, spec: { owner, otree: { adminPassword: { value: 'first password' } }, source: { image: { ref: image } } } }),
+        });
+        return { status: response.status, body: await response.text() };
+      }, { name, owner, image: STANDIN_IMAGE });
+      assert.equal(answer.status, 200, answer.body);
+    }
+    await rootPage.context().close();
+    alice = await signIn('alice');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await web?.close();
+    await daemon?.stop(5_000);
+    await lab?.destroy();
+    await db?.drop();
+  });
+
+  test('an experimenter sees only their own instances, and the dashboard turns Running without a reload', async () => {
+    await assert.doesNotReject(alice.getByRole('link', { name: mine }).waitFor());
+    assert.equal(await alice.getByRole('link', { name: theirs }).count(), 0);
+    // The page was rendered once; the badge changes over the live stream.
+    const row = alice.locator(`tr[data-live="row:${mine}"]`);
+    await row.getByText('Running', { exact: true }).waitFor({ timeout: 90_000 });
+    assert.equal((await daemon.status.get(mine))?.phase, 'Running');
+    assert.deepEqual(await seriousViolations(alice), []);
+    await screenshot(alice, 'dashboard');
+
+    const other = await alice.goto(`${web.url}/instances/${theirs}`);
+    assert.equal(other?.status(), 404);
+    await alice.getByRole('heading', { name: 'Not found' }).waitFor();
+  });
+
+  test('restart: one click, one restart, and the page says when it is done', async () => {
+    await alice.goto(`${web.url}/instances/${mine}`);
+    await alice.getByText(/^Running since/).waitFor();
+    assert.deepEqual(await seriousViolations(alice), []);
+    await screenshot(alice, 'instance');
+    const before = (await restarting(mine)).length;
+    await alice.getByRole('button', { name: 'Restart', exact: true }).click();
+    await alice.getByText('Restart requested', { exact: false }).first().waitFor();
+    await alice.getByText(/^Restarted at/).waitFor({ timeout: 60_000 });
+    assert.equal((await restarting(mine)).length, before + 1);
+    assert.equal((await row(mine)).restart.generation, 1);
+    const audit = await db.pool.query("SELECT actor FROM otm.audit_log WHERE object_name = $1 AND action = 'instance.restart'", [mine]);
+    assert.deepEqual(audit.rows.map((r) => r.actor), ['alice']);
+  });
+
+  test('a new oTree admin password restarts the instance once and never resets its database', async () => {
+    const restarts = (await restarting(mine)).length;
+    const resetsBefore = (await resets(mine)).length;
+    await alice.getByLabel('New password').fill('a new admin password');
+    await alice.getByRole('button', { name: 'Set password' }).click();
+    await alice.getByText('The new oTree admin password is stored').waitFor();
+    await waitFor('the new password in the app', async () => ((await lab.containerEnv(mine)).OTREE_ADMIN_PASSWORD === 'a new admin password' ? true : undefined), 60_000);
+    const after = (await restarting(mine)).length;
+    assert.equal(after - restarts, 1, 'exactly one restarting command (the config:set of the password)');
+    assert.equal((await resets(mine)).length, resetsBefore);
+    await alice.getByRole('button', { name: 'Show the password' }).click();
+    await alice.getByText('a new admin password', { exact: true }).waitFor();
+    const reveal = await db.pool.query("SELECT count(*)::int AS n FROM otm.audit_log WHERE object_name LIKE $1 AND action LIKE '%reveal%' AND actor = 'alice'", [`${mine}/%`]);
+    assert.equal(reveal.rows[0].n, 1);
+  });
+
+  test('reset: the button stays off until the name is typed, and the database is reset once', async () => {
+    await alice.goto(`${web.url}/instances/${mine}`);
+    const button = alice.getByRole('button', { name: 'Reset the database' });
+    assert.equal(await button.isDisabled(), true);
+    await alice.getByLabel(`Type ${mine} to confirm`).fill(mine.slice(0, -1));
+    assert.equal(await button.isDisabled(), true);
+    await alice.getByLabel(`Type ${mine} to confirm`).fill(mine);
+    await button.click();
+    await alice.getByText(/^Database reset at/).waitFor({ timeout: 60_000 });
+    assert.equal((await resets(mine)).length, 1);
+  });
+
+  test('a freeze window holds a restart back, and the page says until when', async () => {
+    await alice.goto(`${web.url}/instances/${mine}`);
+    const now = new Date();
+    const berlin = (d: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Berlin', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(d);
+    const part = (parts: Intl.DateTimeFormatPart[], type: string) => parts.find((p) => p.type === type)!.value;
+    const start = berlin(new Date(now.getTime() - 60_000));
+    const end = berlin(new Date(now.getTime() + 2 * 3_600_000));
+    // The form takes one day: a window that would cross midnight in Berlin ends at 23:59.
+    const to = part(start, 'day') === part(end, 'day') ? `${part(end, 'hour')}:${part(end, 'minute')}` : '23:59';
+    await alice.getByLabel('Date', { exact: true }).fill(`${part(start, 'year')}-${part(start, 'month')}-${part(start, 'day')}`);
+    await alice.getByLabel('From', { exact: true }).fill(`${part(start, 'hour')}:${part(start, 'minute')}`);
+    await alice.getByLabel('To', { exact: true }).fill(to);
+    await alice.getByRole('button', { name: 'Add window' }).click();
+    await alice.getByText('on now').waitFor();
+    assert.equal((await row(mine)).freezeWindows.length, 1);
+    const before = (await restarting(mine)).length;
+    await alice.getByRole('button', { name: 'Restart', exact: true }).click();
+    await alice.getByText(/^The restart waits for the end of the freeze window at/).first().waitFor({ timeout: 60_000 });
+    assert.equal((await restarting(mine)).length, before);
+    await screenshot(alice, 'instance-frozen');
+  });
+
+  test('rooms: labels are checked as oTree does, and the app gets them', async () => {
+    await alice.goto(`${web.url}/instances/${mine}`);
+    await alice.getByLabel('Room name').fill('lab');
+    await alice.getByLabel('Participant labels, one per line').fill('seat01\nseat02\nseat-3');
+    await alice.getByRole('button', { name: 'Add room' }).click();
+    await alice.getByText('These labels have characters oTree does not accept: seat-3.').waitFor();
+    assert.deepEqual((await row(mine)).rooms ?? [], []);
+    await alice.getByLabel('Participant labels, one per line').fill('seat01\nseat02\nseat02\nseat03');
+    await alice.getByRole('button', { name: 'Add room' }).click();
+    await alice.getByText('3 seats').waitFor({ timeout: 10_000 }).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${await alice.locator('[role=alert]').allTextContents()}`);
+    });
+    assert.deepEqual((await row(mine)).rooms, [{ name: 'lab', displayName: 'lab', participantLabels: ['seat01', 'seat02', 'seat03'] }]);
+  });
+
+  test('at 375 px the pages have no horizontal scroll and no serious accessibility problem', async () => {
+    const phone = await signIn('alice', 375);
+    for (const [path, name] of [['/', 'dashboard-375'], [`/instances/${mine}`, 'instance-375']] as const) {
+      await phone.goto(`${web.url}${path}`);
+      await screenshot(phone, name);
+      const overflow = await phone.evaluate(() => {
+        const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+        return root.scrollWidth - root.clientWidth;
+      });
+      assert.equal(overflow, 0, `${path} scrolls sideways by ${overflow} px`);
+      assert.deepEqual(await seriousViolations(phone), []);
+    }
+    await phone.context().close();
+  });
+});
