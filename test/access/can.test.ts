@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { can, canSee, forbiddenChanges, forbiddenPersonChanges } from '../../src/access/can.js';
 import type { InstanceVerb, Principal } from '../../src/access/can.js';
+import type { ExperimenterSpec } from '../../src/manifest/types.js';
 import { instance } from '../reconcile/fixtures.js';
 
 const admin: Principal = { name: 'root', admin: true, scope: 'write', via: 'session' };
@@ -101,9 +102,9 @@ describe('forbiddenChanges', () => {
 
 describe('forbiddenPersonChanges', () => {
   const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx1Y2t5IGtleSBmb3IgdGhlIHRhYmxlIHRlc3Q= alice@laptop';
-  const spec = { displayName: 'Alice', email: 'alice@lab.example.org', role: 'experimenter' as const, disabled: false, sshKeys: [KEY], quota: { instances: 2, webProcesses: 2 } };
+  const spec: ExperimenterSpec = { displayName: 'Alice', email: 'alice@lab.example.org', role: 'experimenter', disabled: false, sshKeys: [KEY], quota: { instances: 2, webProcesses: 2 } };
   const before = { name: 'alice', labels: { group: 'econ' }, spec };
-  const edit = (patch: Partial<typeof spec>, labels: Record<string, string> = before.labels) => ({ labels, spec: { ...spec, ...patch } });
+  const edit = (patch: Partial<ExperimenterSpec>, labels: Record<string, string> = before.labels) => ({ labels, spec: { ...spec, ...patch } });
 
   /** [what, principal, the change, the paths refused] */
   const cells: Array<[string, Principal, ReturnType<typeof edit>, string[]]> = [
