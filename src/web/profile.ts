@@ -205,10 +205,11 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: PageContext): v
   app.post('/profile/keys', signedIn, async (request, reply) => {
     const who = principalOf(request);
     const pasted = field(bodyOf(request), 'key');
-    const refuse = (message: string, statusCode: number) =>
-      show(request, reply, { error: { section: 'keys', field: 'key', message }, refill: { key: pasted } }, statusCode);
+    const refuse = (message: string, statusCode: number, refill = pasted) =>
+      show(request, reply, { error: { section: 'keys', field: 'key', message }, refill: { key: refill } }, statusCode);
     const parsed = readPastedKey(pasted, pt.keys.errors);
-    if (!parsed.ok) return refuse(parsed.problem, 422);
+    // A private key pasted by mistake is not sent back into the form.
+    if (!parsed.ok) return refuse(parsed.problem, 422, parsed.secret ? '' : pasted);
     const { fingerprint } = parsed.key;
     const mine = stored(who.name).declared.object.spec.sshKeys;
     if (mine.some((line) => sshFingerprint(line) === fingerprint)) return refuse(pt.keys.errors.duplicate, 409);

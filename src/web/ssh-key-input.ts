@@ -35,7 +35,8 @@ export function keyView(line: string): KeyView {
   return { line, type: TYPE_NAMES[type] ?? type, bits: sshKeyBits(line), fingerprint: sshFingerprint(line), comment: comment.join(' ') };
 }
 
-export type PastedKey = { ok: true; key: KeyView } | { ok: false; problem: string };
+/** `secret`: what was pasted is a private key, never to be shown again (not even back in the form). */
+export type PastedKey = { ok: true; key: KeyView } | { ok: false; problem: string; secret?: true };
 
 /** RFC 4716 (PuTTYgen's "Save public key"): headers, then the base64 blob over several lines. */
 function fromRfc4716(text: string): { type: string; data: string; comment: string } | undefined {
@@ -68,8 +69,8 @@ export function readPastedKey(pasted: string, text: ProfileText['keys']['errors'
   const trimmed = pasted.replace(/\r\n?/g, '\n').trim();
   const refuse = (problem: string): PastedKey => ({ ok: false, problem });
   if (trimmed === '') return refuse(text.empty);
-  if (/PRIVATE KEY-----/.test(trimmed)) return refuse(text.privateKey);
-  if (/^PuTTY-User-Key-File-/m.test(trimmed)) return refuse(text.puttyPrivate);
+  if (/PRIVATE KEY-----/.test(trimmed)) return { ok: false, problem: text.privateKey, secret: true };
+  if (/^PuTTY-User-Key-File-/m.test(trimmed)) return { ok: false, problem: text.puttyPrivate, secret: true };
   if (trimmed.length > MAX_PASTED_KEY_LENGTH) return refuse(text.tooLong(MAX_PASTED_KEY_LENGTH));
 
   let parts: { type: string; data: string; comment: string };
