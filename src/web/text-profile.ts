@@ -4,6 +4,7 @@
 export const profileText = {
   title: 'Your profile',
   intro: (name: string) => `You sign in as ${name}.`,
+  toc: 'On this page',
   sections: { keys: 'SSH public keys', name: 'Your name', tokens: 'Personal API tokens', sessions: 'Where you are signed in', password: 'Password' },
 
   keys: {
@@ -19,7 +20,12 @@ export const profileText = {
     pasteLabel: 'Public key',
     pasteHelp: 'Paste the whole content of your public key file, the one ending in .pub (for example ~/.ssh/id_ed25519.pub): one line starting with ssh-ed25519, ecdsa-sha2-nistp256 or ssh-rsa. Never paste the file without .pub: that is your private key.',
     howToSummary: 'No key yet? How to make one',
-    howTo: 'No key yet? In a terminal (PowerShell on Windows, Terminal on macOS and Linux) run ssh-keygen -t ed25519, press Enter at each question, then show the public key with cat ~/.ssh/id_ed25519.pub (on Windows: type $env:USERPROFILE\\.ssh\\id_ed25519.pub).',
+    howTo: {
+      make: 'In a terminal (PowerShell on Windows, Terminal on macOS and Linux) make a key, pressing Enter at each question:',
+      show: 'Then show its public key, and copy all of it into the field above:',
+      windows: 'On Windows:',
+      unix: 'On macOS and Linux:',
+    },
     addButton: 'Add key',
     errors: {
       empty: 'Paste a public key first.',
