@@ -167,6 +167,17 @@ describe('the profile page', () => {
     assert.equal(page.location, '/sign-in?returnTo=%2Fprofile');
   });
 
+  test('there is no profile of anyone else: the page shows only the signed-in person\'s keys, tokens and sessions', async () => {
+    const bobToken = await store.createToken('bob', { scope: 'read', expiresAt: null, label: 'bob-only-label' }, by);
+    const alice = await signIn('alice');
+    for (const url of ['/profile/bob', '/profile?name=bob', '/profile?person=bob']) {
+      const page = await get(alice, url);
+      assert.ok(!page.text.includes(keys.bob.fingerprint) && !page.text.includes('bob-only-label'), url);
+      assert.ok(page.status === 404 || page.text.includes('You sign in as alice.'), url);
+    }
+    assert.equal(await store.revokeToken('bob', bobToken.token.id, by), true);
+  });
+
   describe('ssh keys', () => {
     test('adding ed25519, ecdsa and rsa keys stores them in the person\'s row, audited, listed with ssh-keygen\'s fingerprints', async () => {
       const alice = await signIn('alice');
@@ -223,6 +234,7 @@ describe('the profile page', () => {
         ['damaged key data', `${type} ${data.slice(0, 20)}!!${data.slice(20)}`, 422, 'is damaged'],
         ['a truncated key', `${type} ${data.slice(0, 40)}`, 422, 'The key is not accepted: the key data is truncated.'],
         ['a key of one type labelled as another', `ssh-rsa ${data}`, 422, 'The key is not accepted: the key data is a ssh-ed25519 key but the line says ssh-rsa.'],
+        ['a weak RSA key', (await makeKey('weak', 'rsa', 1024)).line, 422, 'The key is not accepted: the RSA key has 1024 bits; use at least 2048 (or an ed25519 key).'],
         ['a key already on the profile, under another comment', `${type} ${data} another-comment`, 409, 'That key is already on your profile.'],
         ['bob\'s key', keys.bob.line, 409, 'already on another person\'s profile'],
         ['carol\'s key (declared in a file)', keys.carol.line, 409, 'already on another person\'s profile'],
