@@ -6,8 +6,9 @@
 // (spec.collaborators); only an owner deletes an instance, changes who shares it, or reads or sets its
 // secrets; nobody but an admin touches another person, the placement of an instance (host, processes,
 // resources, domains) or the audit entries of others. A read-scope token only reads. What a person
-// may not even see is answered as if it did not exist (404), so names do not leak.
-import type { OTreeInstanceSpec } from '../manifest/types.js';
+// may not even see is answered as if it did not exist (404), so names do not leak. People edit their
+// own profile (their ssh keys and the name shown for them), nothing else of themselves.
+import type { ExperimenterSpec, OTreeInstanceSpec } from '../manifest/types.js';
 
 /** Someone proven to be who they are: a person, or the daemon's admin token (automation, the CLI on the manager). */
 export interface Principal {
@@ -25,7 +26,11 @@ export type InstanceVerb =
   | 'update' | 'restart' | 'resetDatabase' | 'deploy' | 'backup'
   | 'delete' | 'share' | 'secrets' | 'revealSecret' | 'writeSecret';
 
-export type PersonVerb = 'read' | 'update' | 'delete' | 'manageAccess';
+/**
+ * `editProfile`: change one's own profile, the fields of PROFILE_FIELDS (forbiddenPersonChanges says which
+ * changes of a write are beyond it); `update`: change anything of a person (admins).
+ */
+export type PersonVerb = 'read' | 'update' | 'editProfile' | 'delete' | 'manageAccess';
 
 export type Access =
   | { kind: 'instance'; verb: InstanceVerb; instance: { owner: string; collaborators: readonly string[] } }
@@ -38,6 +43,9 @@ const READ_VERBS: ReadonlySet<string> = new Set(['read', 'plan', 'logs', 'backup
 /** What collaborators may do besides reading: run the instance, not own it. */
 const COLLABORATOR_VERBS: ReadonlySet<InstanceVerb> = new Set(['read', 'plan', 'logs', 'backups', 'update', 'restart', 'resetDatabase', 'deploy', 'backup']);
 
+/** What people may do to themselves. */
+const SELF_VERBS: ReadonlySet<PersonVerb> = new Set(['read', 'editProfile', 'manageAccess']);
+
 /** Whether `who` may do `access`. */
 export function can(who: Principal, access: Access): boolean {
   if (who.scope === 'read' && !READ_VERBS.has(access.verb)) return false;
@@ -49,8 +57,9 @@ export function can(who: Principal, access: Access): boolean {
       return access.instance.collaborators.includes(who.name) && COLLABORATOR_VERBS.has(access.verb);
     }
     case 'person':
-      // People read themselves and manage their own sessions and tokens; declaring people is an admin's job.
-      return access.verb !== 'create' && access.person === who.name && (access.verb === 'read' || access.verb === 'manageAccess');
+      // People read themselves, edit their own profile and manage their own sessions and tokens; declaring
+      // people is an admin's job.
+      return access.verb !== 'create' && access.person === who.name && SELF_VERBS.has(access.verb);
     case 'audit':
       return access.actor === who.name;
   }
@@ -89,4 +98,37 @@ export function forbiddenChanges(who: Principal, before: OTreeInstanceSpec | und
     refused.push('spec.owner');
   }
   return refused;
+}
+
+/** The fields of an Experimenter's spec a person changes on their own profile; everything else of them is an admin's. */
+export const PROFILE_FIELDS = ['sshKeys', 'displayName'] as const satisfies readonly (keyof ExperimenterSpec)[];
+
+/**
+ * What of a person `who` may not change from `before` to `after` (both with defaults applied), as dotted
+ * paths: nothing for an admin; for the person themselves everything but PROFILE_FIELDS (their role,
+ * e-mail address, quota, whether they are disabled, their labels, and any field added later); for
+ * anyone else every change (the caller has already answered them 404). Empty: the write is allowed.
+ */
+export function forbiddenPersonChanges(
+  who: Principal,
+  before: { name: string; labels: Readonly<Record<string, string>>; spec: ExperimenterSpec },
+  after: { labels: Readonly<Record<string, string>>; spec: ExperimenterSpec },
+): string[] {
+  if (who.admin) return [];
+  const changed = (a: unknown, b: unknown): boolean => canonical(a) !== canonical(b);
+  const own = before.name === who.name;
+  const fields = [...new Set([...Object.keys(before.spec), ...Object.keys(after.spec)])].sort() as (keyof ExperimenterSpec)[];
+  const refused = fields
+    .filter((field) => !(own && (PROFILE_FIELDS as readonly string[]).includes(field)) && changed(before.spec[field], after.spec[field]))
+    .map((field) => `spec.${field}`);
+  const labels = [...new Set([...Object.keys(before.labels), ...Object.keys(after.labels)])].sort();
+  if (labels.some((key) => before.labels[key] !== after.labels[key])) refused.push('metadata.labels');
+  return refused;
+}
+
+/** JSON with object keys sorted, so that two equal values compare equal whatever order their keys came in. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value ?? null, (_key, inner: unknown) => (typeof inner === 'object' && inner !== null && !Array.isArray(inner)
+    ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    : inner));
 }

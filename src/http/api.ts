@@ -6,7 +6,7 @@
 // stay read-only here: an object a file declares is edited in the file. Each server serves the OpenAPI
 // document of the routes it has (src/http/openapi.ts).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { can, canSee, forbiddenChanges } from '../access/can.js';
+import { can, canSee, forbiddenChanges, forbiddenPersonChanges } from '../access/can.js';
 import type { InstanceVerb, PersonVerb, Principal } from '../access/can.js';
 import type { DesiredStore } from '../desired/store.js';
 import { rowOrigin, validateRow } from '../desired/rows.js';
@@ -225,7 +225,9 @@ export function createDesiredOperations(deps: OperationsDeps): DesiredOperations
   const authorizePerson = (request: FastifyRequest, name: string, verb: PersonVerb): void => {
     const who = principalOf(request);
     if (!who.admin && who.name !== name) throw notFound(`experimenter "${name}"`);
-    if (!can(who, { kind: 'person', verb, person: name })) throw refusal(who, verb === 'read' ? 'read this person' : 'change people (a lab admin does)');
+    if (!can(who, { kind: 'person', verb, person: name })) {
+      throw refusal(who, verb === 'read' ? 'read this person' : verb === 'editProfile' ? 'change your profile' : 'change people (a lab admin does)');
+    }
   };
 
   const declaringFile = (kind: Kind, name: string): string | undefined => {
@@ -253,10 +255,12 @@ export function createDesiredOperations(deps: OperationsDeps): DesiredOperations
       const who = principalOf(request);
       const { spec: sent, labels } = checkedBody(body, kind, name);
       const existing = kind === 'OTreeInstance' ? desired.instance(name) : undefined;
+      const person = kind === 'Experimenter' ? desired.experimenter(name) : undefined;
       if (kind === 'OTreeInstance') {
         if (existing) authorizeInstance(request, name, 'update');
       } else {
-        if (desired.experimenter(name)) authorizePerson(request, name, 'update');
+        // People edit their own profile (forbiddenPersonChanges below says which fields); the rest is an admin's.
+        if (person) authorizePerson(request, name, who.admin ? 'update' : 'editProfile');
         else if (!can(who, { kind: 'person', verb: 'create' })) throw refusal(who, 'declare people (a lab admin does)');
       }
       const rows = writableRows();
@@ -282,6 +286,14 @@ export function createDesiredOperations(deps: OperationsDeps): DesiredOperations
         if (refused.length > 0) {
           throw new ApiError(403, 'Forbidden', `you may not change ${refused.join(', ')}; a lab admin sets ${refused.length === 1 ? 'it' : 'them'}`,
             refused.map((path) => ({ path, code: 'FORBIDDEN', severity: 'error', message: 'only a lab admin (or, for sharing and secrets, the owner) changes this field' })));
+        }
+      }
+      if (object?.kind === 'Experimenter' && person) {
+        const current = person.declared.object;
+        const refused = forbiddenPersonChanges(who, { name, labels: current.metadata.labels, spec: current.spec }, { labels: object.metadata.labels, spec: object.spec });
+        if (refused.length > 0) {
+          throw new ApiError(403, 'Forbidden', `you may not change ${refused.join(', ')}; a lab admin sets ${refused.length === 1 ? 'it' : 'them'} (you change only your ssh keys and display name)`,
+            refused.map((path) => ({ path, code: 'FORBIDDEN', severity: 'error', message: 'only a lab admin changes this field' })));
         }
       }
       const collection: Collection = kind === 'OTreeInstance' ? 'instances' : 'experimenters';

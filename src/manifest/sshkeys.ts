@@ -56,3 +56,17 @@ export function sshKeyProblem(line: string): string | undefined {
   if (fields.length !== 3 || ascii(fields[1]) !== curve) return `the ${type} key data is malformed`;
   return undefined;
 }
+
+/** The number of bits `ssh-keygen -l` prints for a key line (the curve's size, the RSA modulus's length); undefined when the line is no acceptable key. */
+export function sshKeyBits(line: string): number | undefined {
+  if (sshKeyProblem(line) !== undefined) return undefined;
+  const [type = '', data = ''] = line.split(' ');
+  if (type === 'ssh-ed25519') return 256;
+  const fields = wireFields(decodeBase64(data)!)!;
+  if (type === 'ssh-rsa') {
+    const modulus = fields[2]!;
+    const start = modulus.findIndex((byte) => byte !== 0);
+    return start < 0 ? 0 : (modulus.length - start - 1) * 8 + Math.floor(Math.log2(modulus[start]!)) + 1;
+  }
+  return Number(ascii(fields[1]).replace('nistp', ''));
+}

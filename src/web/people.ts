@@ -271,13 +271,18 @@ export class PeopleStore {
     });
   }
 
-  /** Ends every live session of the person; returns how many. Audited. */
-  async revokeSessions(person: string, by: Actor): Promise<number> {
+  /**
+   * Ends every live session of the person but `options.except` (the one the person asks from: "sign out
+   * everywhere else"); returns how many. Audited.
+   */
+  async revokeSessions(person: string, by: Actor, options: { except?: string } = {}): Promise<number> {
     const [now, idleSince] = this.liveParams();
+    const except = options.except !== undefined && UUID_PATTERN.test(options.except) ? options.except : null;
     return inTransaction(this.pool, async (client) => {
-      const result = await client.query(`UPDATE otm.sessions SET revoked_at = $2 WHERE person = $1 AND ${PeopleStore.LIVE}`, [person, now, idleSince]);
+      const result = await client.query(`UPDATE otm.sessions SET revoked_at = $2 WHERE person = $1 AND ${PeopleStore.LIVE} AND ($4::uuid IS NULL OR id <> $4::uuid)`,
+        [person, now, idleSince, except]);
       const count = result.rowCount ?? 0;
-      await audit(client, personAudit(by, 'sessions.revoke', person, { revoked: count }));
+      await audit(client, personAudit(by, 'sessions.revoke', person, { revoked: count, ...(except !== null ? { kept: except } : {}) }));
       return count;
     });
   }

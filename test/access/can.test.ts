@@ -2,8 +2,9 @@
 // token) × relation to the object (owner, collaborator, stranger) × every verb.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { can, canSee, forbiddenChanges } from '../../src/access/can.js';
+import { can, canSee, forbiddenChanges, forbiddenPersonChanges } from '../../src/access/can.js';
 import type { InstanceVerb, Principal } from '../../src/access/can.js';
+import type { ExperimenterSpec } from '../../src/manifest/types.js';
 import { instance } from '../reconcile/fixtures.js';
 
 const admin: Principal = { name: 'root', admin: true, scope: 'write', via: 'session' };
@@ -50,13 +51,15 @@ describe('can: instances', () => {
 });
 
 describe('can: people and the audit log', () => {
-  test('people read themselves and manage their own sessions and tokens; admins manage everyone', () => {
-    for (const verb of ['read', 'update', 'delete', 'manageAccess'] as const) {
+  test('people read themselves, edit their own profile and manage their own sessions and tokens; admins manage everyone', () => {
+    for (const verb of ['read', 'update', 'editProfile', 'delete', 'manageAccess'] as const) {
       assert.equal(can(admin, { kind: 'person', verb, person: 'alice' }), true, verb);
-      assert.equal(can(alice, { kind: 'person', verb, person: 'alice' }), verb === 'read' || verb === 'manageAccess', verb);
+      assert.equal(can(alice, { kind: 'person', verb, person: 'alice' }), verb === 'read' || verb === 'editProfile' || verb === 'manageAccess', verb);
+      assert.equal(can(aliceRead, { kind: 'person', verb, person: 'alice' }), verb === 'read', `read token: ${verb}`);
       assert.equal(can(bob, { kind: 'person', verb, person: 'alice' }), false, verb);
     }
     assert.equal(can(aliceRead, { kind: 'person', verb: 'manageAccess', person: 'alice' }), false, 'a read token cannot mint or revoke tokens');
+    assert.equal(can(adminRead, { kind: 'person', verb: 'editProfile', person: 'root' }), false, 'an admin\'s read token cannot edit either');
     assert.equal(can(admin, { kind: 'person', verb: 'create' }), true);
     assert.equal(can(alice, { kind: 'person', verb: 'create' }), false);
   });
@@ -95,4 +98,31 @@ describe('forbiddenChanges', () => {
     assert.deepEqual(forbiddenChanges(alice, undefined, fresh, defaults), []);
     assert.deepEqual(forbiddenChanges(alice, undefined, { ...fresh, processes: { web: 3, worker: 0 }, owner: 'bob' }, defaults), ['spec.processes', 'spec.owner']);
   });
+});
+
+describe('forbiddenPersonChanges', () => {
+  const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx1Y2t5IGtleSBmb3IgdGhlIHRhYmxlIHRlc3Q= alice@laptop';
+  const spec: ExperimenterSpec = { displayName: 'Alice', email: 'alice@lab.example.org', role: 'experimenter', disabled: false, sshKeys: [KEY], quota: { instances: 2, webProcesses: 2 } };
+  const before = { name: 'alice', labels: { group: 'econ' }, spec };
+  const edit = (patch: Partial<ExperimenterSpec>, labels: Record<string, string> = before.labels) => ({ labels, spec: { ...spec, ...patch } });
+
+  /** [what, principal, the change, the paths refused] */
+  const cells: Array<[string, Principal, ReturnType<typeof edit>, string[]]> = [
+    ['a person adds and removes their own keys', alice, edit({ sshKeys: [] }), []],
+    ['a person renames themselves', alice, edit({ displayName: 'Alice A.', sshKeys: [KEY, KEY.replace('alice@laptop', 'second')] }), []],
+    ['a person sending their profile back unchanged', alice, edit({}), []],
+    ['the same quota with its keys in another order is no change', alice, edit({ quota: { webProcesses: 2, instances: 2 } }), []],
+    ['a person may not make themselves an admin', alice, edit({ role: 'admin' }), ['spec.role']],
+    ['nor raise their quota', alice, edit({ quota: { instances: 9, webProcesses: 2 } }), ['spec.quota']],
+    ['nor change their e-mail address', alice, edit({ email: 'evil@example.org' }), ['spec.email']],
+    ['nor remove it', alice, { labels: before.labels, spec: (({ email: _email, ...rest }) => rest)(spec) as typeof spec }, ['spec.email']],
+    ['nor enable or disable themselves', alice, edit({ disabled: true }), ['spec.disabled']],
+    ['nor change their labels', alice, edit({}, { group: 'admins' }), ['metadata.labels']],
+    ['several at once, keys allowed, each refused field named', alice, edit({ sshKeys: [], role: 'admin', quota: { instances: 9, webProcesses: 9 } }, {}), ['spec.quota', 'spec.role', 'metadata.labels']],
+    ['another person changes nothing of alice, not even her keys', bob, edit({ sshKeys: [] }), ['spec.sshKeys']],
+    ['an admin changes anything', admin, edit({ role: 'admin', disabled: true, sshKeys: [] }, {}), []],
+  ];
+  for (const [what, who, after, refused] of cells) {
+    test(what, () => assert.deepEqual(forbiddenPersonChanges(who, before, after), refused));
+  }
 });
