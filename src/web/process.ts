@@ -27,6 +27,7 @@ import { createMailer } from './mail.js';
 import { PeopleStore } from './people.js';
 import { createWebServer } from './server.js';
 import { InstanceChanges, listenForStatus } from './live.js';
+import { registerProfileRoutes } from './profile.js';
 
 export interface WebHandle {
   url: string;
@@ -127,6 +128,7 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
       plans: () => plans,
       audit: () => (query) => readAudit(pool, query),
       parts: [
+        registerProfileRoutes,
         (server, ctx) => {
           // The server checks the CSRF token of every form itself.
           const links = registerLinkRoutes(server, ctx, mailer);
