@@ -45,6 +45,7 @@ function deferredWhat(action: string): string {
   if (/ps:restart|OTM_RESTART_GENERATION/.test(action)) return 'The restart';
   if (/ps:stop/.test(action)) return 'Stopping';
   if (/ps:(start|scale|rebuild)/.test(action)) return 'Starting the processes';
+  if (/config:set/.test(action)) return 'Applying the new settings';
   return `"${action}"`;
 }
 
@@ -110,8 +111,10 @@ export function summarize({ name, spec, generation, status, events = [], now, te
       outcomes.push({ tone: 'busy', text: t.outcome.startRequested });
     }
   }
+  // A freeze window is no trouble: what it holds back is listed under `deferred`.
   const attention = status.conditions
-    .filter((c) => (c.type === 'Ready' ? c.status === 'False' && !['AwaitingDeploy', 'Stopped'].includes(c.reason) : c.type !== 'Reconciling' && c.status === 'True'))
+    .filter((c) => (c.type === 'Ready' ? c.status === 'False' && !['AwaitingDeploy', 'Stopped'].includes(c.reason)
+      : c.type !== 'Reconciling' && c.status === 'True' && c.reason !== 'FreezeWindow'))
     .map((c) => `${c.type === 'Ready' ? t.status.notReady : c.type}: ${c.message}`);
   return {
     name,
@@ -122,7 +125,7 @@ export function summarize({ name, spec, generation, status, events = [], now, te
     headline,
     urls: status.urls,
     outcomes,
-    deferred,
+    deferred: [...new Set(deferred)].filter((d) => !outcomes.some((o) => o.text === d)),
     attention,
     ...(status.lastSyncedAt ? { lastCheckedText: t.status.syncedAt(at(status.lastSyncedAt)) } : {}),
   };
