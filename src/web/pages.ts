@@ -13,6 +13,7 @@ import { principalOf } from '../http/principal.js';
 import { API_VERSION, maskSecrets } from '../manifest/index.js';
 import type { OTreeInstance, OTreeInstanceSpec } from '../manifest/types.js';
 import type { PageContext } from './context.js';
+import { goNoGo } from './go-no-go.js';
 import { summarize } from './instance-view.js';
 import type { InstanceSummary } from './instance-view.js';
 import { parseLabels, SETTINGS_SNIPPET } from './rooms.js';
@@ -79,9 +80,35 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
     return { name, ...(stored ? { stored, spec: stored.declared.object.spec } : {}), summary: summaryOf(name, stored, status, events), status, events };
   };
 
-  /** What the instance page's live parts hold: the status, the conditions, the events. */
-  const instanceParts = (data: InstancePageData): Record<string, string> => ({
+  /** The stored admin password's listing, when the principal may see it and the instance is a row. */
+  const storedPassword = async (request: FastifyRequest, data: InstancePageData) => {
+    const { spec, stored } = data;
+    if (!spec || !stored?.source.startsWith('row:')) return undefined;
+    const secret = 'secretRef' in spec.otree.adminPassword ? spec.otree.adminPassword.secretRef : 'adminPassword';
+    return (await ctx.secrets.list(request, data.name).catch(() => undefined))?.find((s) => s.secret === secret);
+  };
+
+  /** The go/no-go list: the lobby is asked for real, as a participant's browser would. */
+  const checksOf = async (request: FastifyRequest, data: InstancePageData) => {
+    const { spec } = data;
+    if (!spec) return undefined;
+    const fromManifest = !('secretRef' in spec.otree.adminPassword);
+    const room = spec.rooms.find((r) => r.participantLabels.length > 0);
+    const lobbyOn = (spec as { lobby?: { enabled?: boolean } }).lobby?.enabled !== false;
+    const lobbyAnswers = room && lobbyOn
+      ? (await app.inject({ method: 'GET', url: `/lobby/${encodeURIComponent(data.name)}/${encodeURIComponent(room.name)}`, headers: { accept: 'text/html' } })).statusCode === 200
+      : undefined;
+    const checks = goNoGo({
+      spec, status: data.status, passwordSet: fromManifest || (await storedPassword(request, data)) !== undefined,
+      ...(lobbyAnswers !== undefined ? { lobbyAnswers } : {}), now: now(), time, text: t.goNoGo,
+    });
+    return { checks, failing: checks.filter((c) => !c.ok).length };
+  };
+
+  /** What the instance page's live parts hold: the status, the go/no-go list, the conditions, the events. */
+  const instanceParts = async (request: FastifyRequest, data: InstancePageData): Promise<Record<string, string>> => ({
     [`status:${data.name}`]: ctx.fragment('instance-status', { s: data.summary, time, now: now() }),
+    [`checks:${data.name}`]: ctx.fragment('instance-checks', { go: await checksOf(request, data) }),
     [`events:${data.name}`]: ctx.fragment('instance-events', { events: data.events, status: data.status, time, now: now() }),
   });
 
@@ -128,10 +155,7 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
     const { stored, spec } = data;
     const may = (verb: InstanceVerb) => (spec ? can(who, { kind: 'instance', verb, instance: spec }) : who.admin);
     const editable = stored?.source.startsWith('row:') ?? false;
-    const secretName = spec && 'secretRef' in spec.otree.adminPassword ? spec.otree.adminPassword.secretRef : 'adminPassword';
-    const password = editable && may('secrets')
-      ? (await ctx.secrets.list(request, name).catch(() => undefined))?.find((s) => s.secret === secretName)
-      : undefined;
+    const password = may('secrets') ? await storedPassword(request, data) : undefined;
     const issues = ctx.desired.issuesFor('OTreeInstance', name);
     const windows = (spec?.freezeWindows ?? []).map((w, index) => ({
       index, from: time.dateTime(w.from), to: time.dateTime(w.to), active: Date.parse(w.from) <= ctx.clock.now() && ctx.clock.now() < Date.parse(w.to),
@@ -152,6 +176,7 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
       minPasswordLength: MIN_ADMIN_PASSWORD_LENGTH,
       issues, windows, zone: time.zone, today: time.today(now()),
       settingsSnippet: SETTINGS_SNIPPET,
+      go: await checksOf(request, data),
       lobbyEnabled: (spec as { lobby?: { enabled?: boolean } } | undefined)?.lobby?.enabled !== false,
       ...extra,
     }, statusCode);
@@ -300,7 +325,7 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
   return async (request, name, view) => {
     const who = principalOf(request);
     if (!operations.visible(who, name)) return undefined;
-    if (view === 'instance') return instanceParts(await load(name));
+    if (view === 'instance') return instanceParts(request, await load(name));
     return rowParts(who, ctx.desired.instance(name), name, (await statusStore().get(name)) ?? null);
   };
 }

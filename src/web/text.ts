@@ -143,6 +143,30 @@ export const en = {
     unavailable: 'This part is not available right now; try again in a moment.',
   },
   live: { connected: 'Live', reconnecting: 'Reconnecting…' },
+  goNoGo: {
+    title: 'Before a session: go or no go',
+    intro: 'Check this an hour before participants arrive. Every line must be green.',
+    go: 'Go: everything is ready for a session.',
+    okBadge: 'OK',
+    todoBadge: 'To do',
+    noGo: (n: number) => `No go yet: ${n} thing${n === 1 ? '' : 's'} to fix.`,
+    ready: { ok: 'The instance is running and ready.', fix: 'The instance is not ready: see its status above, and deploy your project if it waits for code.' },
+    production: { ok: 'Production mode is on.', fix: 'Turn production mode on in the oTree settings below, so participants never see debug pages.' },
+    authLevel: { ok: 'Admin access is STUDY.', fix: 'Set admin access to STUDY below: with DEMO or OFF anyone with the link can start sessions.' },
+    password: { ok: 'An oTree admin password is set.', fix: 'Set an oTree admin password below.' },
+    processes: { ok: 'oTree 5 with one web process.', ok3: 'oTree 3 (several web processes are possible).', fix: 'oTree 5 runs with exactly one web process; ask a lab admin to set processes.web to 1.' },
+    backup: {
+      ok: (at: string) => `The newest backup is from ${at}.`,
+      old: (at: string) => `The newest backup is from ${at}, more than a day ago: take one now.`,
+      none: 'No backup is taken yet: download the data in oTree\'s admin pages before the session.',
+    },
+    freeze: {
+      ok: (until: string) => `A freeze window protects the instance until ${until}.`,
+      fix: 'Add a freeze window for your session below, so no restart or reset can happen during it.',
+    },
+    rooms: { ok: (n: number) => `${n} room${n === 1 ? '' : 's'} with participant labels.`, fix: 'Add a room with the participant labels of your seats below.' },
+    lobby: { ok: 'The lobby answers.', off: 'The lobby is turned off for this instance.', fix: 'The lobby does not answer: check that the instance runs and that the lobby is on.' },
+  },
 };
 
 export type Text = typeof en;

@@ -109,6 +109,16 @@ describe('the web interface in Chromium', () => {
     await db?.drop();
   });
 
+  test('the go/no-go check turns the readiness line green as the instance becomes ready, without a reload', async () => {
+    await alice.goto(`${web.url}/instances/${mine}`);
+    await alice.evaluate(() => { (globalThis as unknown as { otmMarker: number }).otmMarker = 1; });
+    await alice.locator('li.ok[data-check="ready"]').waitFor({ timeout: 90_000 });
+    assert.equal(await alice.evaluate(() => (globalThis as unknown as { otmMarker?: number }).otmMarker), 1, 'the page was not reloaded');
+    assert.equal(await alice.locator('li.ok[data-check="password"]').count(), 1);
+    assert.equal(await alice.locator('li.bad[data-check="freeze"]').count(), 1);
+    await alice.goto(`${web.url}/`);
+  });
+
   test('an experimenter sees only their own instances, and the dashboard turns Running without a reload', async () => {
     await assert.doesNotReject(alice.getByRole('link', { name: mine }).waitFor());
     assert.equal(await alice.getByRole('link', { name: theirs }).count(), 0);
@@ -202,6 +212,10 @@ describe('the web interface in Chromium', () => {
       throw new Error(`${err.message}: ${await alice.locator('[role=alert]').allTextContents()}`);
     });
     assert.deepEqual((await row(mine)).rooms, [{ name: 'lab', displayName: 'lab', participantLabels: ['seat01', 'seat02', 'seat03'] }]);
+    assert.equal(await alice.locator('li.ok[data-check="rooms"]').count(), 1);
+    assert.equal(await alice.locator('li.ok[data-check="freeze"]').count(), 1, 'the window added before covers the next hours');
+    // The rooms reach the app with a restart, which the freeze window holds back.
+    await alice.getByText(/^Applying the new settings waits for the end of the freeze window/).first().waitFor({ timeout: 60_000 });
   });
 
   test('at 375 px the pages have no horizontal scroll and no serious accessibility problem', async () => {
