@@ -27,8 +27,8 @@ lint: $(INSTALLED)  ## eslint (with the purity rule) and the type check
 test: build lint    ## lint, then every test, with the services it needs started (and stopped) on loopback
 	bash scripts/with-services.sh test $(NODE) --import tsx --test --test-reporter=spec $(TESTS)
 
-demo: build         ## the daemon on the example manifests against the Dokku simulator (real containers with a Docker Engine)
-	bash scripts/with-services.sh demo $(NODE) --import tsx scripts/demo.ts
+demo: build         ## the whole system on the example manifests: the daemon on the Dokku simulator (real containers with a Docker Engine), otm web with PostgreSQL; ARGS=--keep keeps it running
+	bash scripts/with-services.sh demo $(NODE) --import tsx scripts/demo.ts $(ARGS)
 
 bench: build        ## benchmarks: prints a table, writes bench/results.json
 	$(NODE) --import tsx bench/run.ts

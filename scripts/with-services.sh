@@ -3,11 +3,11 @@
 # started (a service that already answers is used and left running). What cannot be started because
 # its Debian package is missing is named, with the one line that installs everything.
 #   with-services.sh test CMD...   PostgreSQL, Redis, a Docker Engine (the test suite; sshd and nginx are checked)
-#   with-services.sh demo CMD...   a Docker Engine when docker.io is installed (the demo runs without one too)
+#   with-services.sh demo CMD...   a Docker Engine when docker.io is installed, PostgreSQL when its server is (the demo runs without them too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES="postgresql redis-server docker.io openssh-server openssh-client nginx busybox-static systemd prometheus"
+PACKAGES="postgresql redis-server docker.io openssh-server openssh-client nginx busybox-static systemd prometheus chromium"
 INSTALL_LINE="apt-get install -y --no-install-recommends $PACKAGES"
 
 mode=$1; shift
@@ -32,7 +32,9 @@ case "$mode" in
   test) bash scripts/services.sh start ;;
   demo)
     if command -v dockerd >/dev/null || docker info >/dev/null 2>&1; then bash scripts/services.sh start docker
-    else echo "no Docker Engine (package docker.io): the demo runs the simulator without containers" >&2; fi ;;
+    else echo "no Docker Engine (package docker.io): the demo runs the simulator without containers" >&2; fi
+    if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then bash scripts/services.sh start postgres
+    else echo "no PostgreSQL server (package postgresql): the demo runs the daemon without otm web" >&2; fi ;;
   *) echo "usage: with-services.sh test|demo CMD..." >&2; exit 2 ;;
 esac
 [ -f "$OTM_SERVICES_DIR/env" ] && . "$OTM_SERVICES_DIR/env"
