@@ -17,6 +17,9 @@ import { goNoGo } from './go-no-go.js';
 import { summarize } from './instance-view.js';
 import type { InstanceSummary } from './instance-view.js';
 import { parseLabels, SETTINGS_SNIPPET } from './rooms.js';
+import { fieldOfPath, formOfSpec, newForm, specOfForm } from './instance-form.js';
+import type { FieldProblem, InstanceForm } from './instance-form.js';
+import { randomBytes } from 'node:crypto';
 
 type NameRoute = { Params: { name: string } };
 type Form = Record<string, string | undefined>;
@@ -118,7 +121,7 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
 
   // ---- the dashboard -------------------------------------------------------------------------
 
-  app.get<{ Querystring: { owner?: string; phase?: string; label?: string; host?: string } }>('/', signedIn, async (request, reply) => {
+  app.get<{ Querystring: { owner?: string; phase?: string; label?: string; host?: string; deleted?: string } }>('/', signedIn, async (request, reply) => {
     const who = principalOf(request);
     const statuses = new Map((await statusStore().list()).map((s) => [s.name, s]));
     const { owner, phase, label, host } = request.query;
@@ -142,6 +145,8 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
     return ctx.page(request, reply, 'dashboard', {
       title: t.dashboard.title, wide: true, rows, owners, filters: { owner, phase, label, host },
       phases: Object.keys(t.phase), hosts: ctx.config.hosts.map((h) => h.name), total: visible.length,
+      mayCreate: mayCreate(request),
+      ...(request.query.deleted ? { notice: t.remove.done(request.query.deleted, ctx.config.prune) } : {}),
     });
   });
 
@@ -168,8 +173,9 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
       editable, file: stored && !editable ? stored.source : undefined,
       may: {
         restart: editable && may('restart'), reset: editable && may('resetDatabase'), update: editable && may('update'),
-        secrets: editable && may('writeSecret'), reveal: editable && may('revealSecret'),
+        secrets: editable && may('writeSecret'), reveal: editable && may('revealSecret'), delete: editable && may('delete'),
       },
+      prune: ctx.config.prune,
       remote: gitRemote(ctx.config, spec?.host ?? data.status?.host, name),
       sourceKind: spec ? Object.keys(spec.source)[0] : undefined,
       password: password ? { at: time.dateTime(password.updatedAt), by: password.updatedBy } : undefined,
@@ -318,6 +324,102 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
   action('rooms/remove', async (request, form) => {
     await writeSpec(request, (spec) => { spec.rooms = spec.rooms.filter((r) => r.name !== form.room); });
     return 'settingsSaved';
+  });
+
+  // ---- create, edit, delete ------------------------------------------------------------------
+
+  const mayCreate = (request: FastifyRequest): boolean => {
+    const who = principalOf(request);
+    return who.scope === 'write' && (who.admin || ctx.config.web.selfService);
+  };
+
+  const formPage = (request: FastifyRequest, reply: FastifyReply, data: {
+    mode: 'create' | 'edit'; form: Partial<InstanceForm>; problems?: FieldProblem[]; message?: string; name?: string;
+  }, statusCode = 200) => {
+    const who = principalOf(request);
+    const byField = new Map<string, string[]>();
+    for (const p of data.problems ?? []) byField.set(p.field, [...(byField.get(p.field) ?? []), p.message]);
+    return ctx.page(request, reply, 'instance-form', {
+      title: data.mode === 'create' ? t.form.createTitle : t.form.editTitle(data.name ?? ''), ...data,
+      fieldErrors: Object.fromEntries(byField), admin: who.admin,
+      people: ctx.desired.experimenters().map((p) => p.declared.object.metadata.name).sort(),
+      hosts: ctx.config.hosts.map((h) => h.name), zone: time.zone, baseDomain: ctx.config.baseDomain,
+      prune: ctx.config.prune,
+    }, statusCode);
+  };
+
+  /** An API refusal as the form shows it: each issue at its field, the rest above the form. */
+  const formFailure = (err: unknown): { problems: FieldProblem[]; message: string; statusCode: number } | undefined => {
+    if (!(err instanceof ApiError) || ![400, 403, 409, 422].includes(err.statusCode)) return undefined;
+    const problems = (err.issues ?? []).flatMap((i) => {
+      const field = fieldOfPath(i.path);
+      return field ? [{ field, message: i.message }] : [];
+    });
+    const unplaced = (err.issues ?? []).filter((i) => fieldOfPath(i.path) === undefined).map((i) => `${i.path}: ${i.message}`);
+    return { problems, message: [err.message, ...unplaced].join(' · '), statusCode: err.statusCode };
+  };
+
+  app.get('/instances/new', signedIn, async (request, reply) => {
+    if (!mayCreate(request)) throw new ApiError(403, 'Forbidden', t.form.mayNotCreate);
+    return formPage(request, reply, { mode: 'create', form: newForm(principalOf(request).name) });
+  });
+
+  app.post('/instances/new', signedIn, async (request, reply) => {
+    if (!mayCreate(request)) throw new ApiError(403, 'Forbidden', t.form.mayNotCreate);
+    const form = formOf(request) as unknown as InstanceForm;
+    const name = (form.name ?? '').trim();
+    const { spec, labels, problems } = specOfForm(form, undefined, time, () => randomBytes(18).toString('base64url'));
+    if (problems.length > 0) return formPage(request, reply, { mode: 'create', form, problems, message: t.form.fix }, 422);
+    try {
+      if (ctx.desired.instance(name)) throw new ApiError(409, 'Conflict', t.form.exists(name), [{ path: 'metadata.name', code: 'NAME_TAKEN', severity: 'error', message: t.form.exists(name) }]);
+      const { generation } = await operations.put(request, 'OTreeInstance', name, { apiVersion: API_VERSION, kind: 'OTreeInstance', metadata: { name, labels }, spec });
+      await settled(name, generation);
+    } catch (err) {
+      const failure = formFailure(err);
+      if (!failure) throw err;
+      return formPage(request, reply, { mode: 'create', form, problems: failure.problems, message: failure.message }, failure.statusCode);
+    }
+    return reply.redirect(`/instances/${encodeURIComponent(name)}?done=created`, 303);
+  });
+
+  const editable = (request: FastifyRequest<NameRoute>) => {
+    const { name } = request.params;
+    operations.authorizeInstance(request, name, 'update');
+    operations.refuseFileObjects('OTreeInstance', name);
+    const stored = ctx.desired.instance(name);
+    if (!stored) throw new ApiError(404, 'NotFound', t.errors.notFound);
+    return stored;
+  };
+
+  app.get<NameRoute>('/instances/:name/edit', signedIn, async (request, reply) => {
+    const stored = editable(request);
+    const form = formOfSpec(request.params.name, stored.declared.object.spec, stored.declared.object.metadata.labels, time);
+    return formPage(request, reply, { mode: 'edit', name: request.params.name, form });
+  });
+
+  app.post<NameRoute>('/instances/:name/edit', signedIn, async (request, reply) => {
+    const { name } = request.params;
+    const stored = editable(request);
+    const form = { ...(formOf(request) as unknown as InstanceForm), name };
+    const { spec, labels, problems } = specOfForm(form, structuredClone(stored.declared.object.spec), time, () => '');
+    if (problems.length > 0) return formPage(request, reply, { mode: 'edit', name, form, problems, message: t.form.fix }, 422);
+    try {
+      const { generation } = await operations.put(request, 'OTreeInstance', name, { apiVersion: API_VERSION, kind: 'OTreeInstance', metadata: { name, labels }, spec });
+      await settled(name, generation);
+    } catch (err) {
+      const failure = formFailure(err);
+      if (!failure) throw err;
+      return formPage(request, reply, { mode: 'edit', name, form, problems: failure.problems, message: failure.message }, failure.statusCode);
+    }
+    return reply.redirect(`/instances/${encodeURIComponent(name)}?done=settingsSaved`, 303);
+  });
+
+  action('delete', async (request, form, reply) => {
+    const { name } = request.params;
+    operations.authorizeInstance(request, name, 'delete');
+    if ((form.confirm ?? '').trim() !== name) throw new FormError('delete', t.remove.mismatch(name));
+    await operations.remove(request, 'OTreeInstance', name);
+    return reply.redirect(`/?deleted=${encodeURIComponent(name)}`, 303);
   });
 
   // ---- live updates --------------------------------------------------------------------------

@@ -40,6 +40,7 @@ export const en = {
     startRequested: 'Start requested: the controller starts the processes in a moment.',
     passwordSet: 'The new oTree admin password is stored. The instance restarts once to use it; its database is kept.',
     settingsSaved: 'Saved. The controller applies the change; the page shows when it is done.',
+    created: 'The instance is declared. The controller creates it now; this page shows its progress.',
   },
   instance: {
     owner: 'Owner',
@@ -136,6 +137,52 @@ export const en = {
     seats: (n: number) => `${n} seat${n === 1 ? '' : 's'}`,
     lobby: 'Lobby',
     invalidLabels: (bad: string[]) => `These labels have characters oTree does not accept: ${bad.join(', ')}.`,
+  },
+  form: {
+    createTitle: 'New instance',
+    editTitle: (name: string) => `Change ${name}`,
+    create: 'Create the instance',
+    save: 'Save',
+    cancel: 'Cancel',
+    fix: 'Some fields need a change; nothing was saved.',
+    mayNotCreate: 'Only a lab admin creates instances here; ask them for one.',
+    exists: (name: string) => `An instance named ${name} exists already; choose another name.`,
+    newInstance: 'New instance',
+    editLink: 'Change its settings',
+    sections: { who: 'Name and people', otree: 'oTree', source: 'Code', placement: 'Where it runs and how big (lab admins)', more: 'More' },
+    fields: {
+      name: 'Name', nameHelp: 'The Dokku app name: lower-case letters, digits and dashes, starting with a letter.',
+      owner: 'Owner', collaborators: 'Shared with (names, separated by commas)',
+      version: 'oTree version', production: 'Production mode', authLevel: 'Admin access',
+      password: 'oTree admin password', passwordHelp: 'Leave empty to generate one; you can show it on the instance\'s page.',
+      state: 'Running or stopped', running: 'Running', stopped: 'Stopped',
+      source: 'Deploy from', sources: { push: 'git push (the experimenter pushes)', git: 'a git repository (the manager pulls)', image: 'a container image', archive: 'an archive on the manager (declared in a file)' },
+      gitUrl: 'Repository URL (https:// or ssh://)', gitRef: 'Branch, tag or commit', imageRef: 'Image reference',
+      web: 'Web processes', worker: 'Worker processes', memory: 'Memory limit (e.g. 1g)', cpu: 'CPU limit (e.g. 1.5)',
+      domains: 'Domains, one per line', domainsHelp: (base: string) => `Below ${base}; the default is NAME.${base}.`,
+      host: 'Dokku host', hostDefault: 'The first host',
+      env: 'Environment, one KEY=VALUE per line', envHelp: 'Values show as ******** here; a line left as it is keeps its value.',
+      redis: 'Redis (oTree 3 with workers)', letsencrypt: 'HTTPS certificate from Let\'s Encrypt',
+      deletionPolicy: 'When the instance is deleted', deletionPolicies: {
+        Retain: 'Retain: keep the database (an admin removes it later)', Backup: 'Backup: export the database, then remove it', Delete: 'Delete: remove the database with no copy',
+      },
+      expiresOn: 'Stop it after (a date, optional)', labels: 'Labels, one key=value per line',
+    },
+  },
+  remove: {
+    title: 'Delete the instance',
+    what: (name: string, policy: string, prune: boolean) => [
+      `Removes ${name} from the desired state.`,
+      prune
+        ? (policy === 'Retain' ? 'The controller then deletes the app and keeps its database.'
+          : policy === 'Backup' ? 'The controller then exports the database to a backup file, and deletes the app and the database.'
+            : 'The controller then deletes the app and its database, with no copy.')
+        : 'This lab does not prune: the app and its database keep running, unmanaged, until a lab admin removes them.',
+    ].join(' '),
+    confirmLabel: (name: string) => `Type ${name} to delete it`,
+    button: 'Delete the instance',
+    mismatch: (name: string) => `Type the instance's name, ${name}, exactly to delete it; nothing was deleted.`,
+    done: (name: string, prune: boolean) => `${name} is deleted from the desired state${prune ? '; the controller removes it as its deletion policy says' : '; this lab does not prune, so its app keeps running until an admin removes it'}.`,
   },
   errors: {
     notFound: 'There is no such page, or you may not see it.',
