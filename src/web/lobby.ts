@@ -41,7 +41,7 @@ import type { LobbyText, SeatState } from './text-lobby.js';
 export const LOBBY_CHANNEL = 'otm_lobby';
 
 export interface LobbyLimits {
-  /** Requests one client address may make to one instance's lobby back to back. @default 120 */
+  /** Requests one client address may make to one instance's lobby back to back (and four times as many to all lobbies). @default 120 */
   burst: number;
   /** Requests per second the bucket refills with. @default 2 */
   perSecond: number;
@@ -76,6 +76,8 @@ const SHORTCUT_KINDS = ['windows', 'macos', 'linux'] as const;
 type ShortcutKind = (typeof SHORTCUT_KINDS)[number];
 /** Buckets kept at most; the least recently used are forgotten first (a full bucket loses nothing). */
 const MAX_BUCKETS = 50_000;
+/** How many instances' worth of requests one address may make over all lobbies together. */
+const ADDRESS_FACTOR = 4;
 const RECONNECT_BASE_MS = 1000;
 const RECONNECT_CAP_MS = 60_000;
 
@@ -327,6 +329,9 @@ export function registerLobbyRoutes(app: FastifyInstance, ctx: PageContext, deps
   const lt = deps.text ?? lobbyEn;
   const seats = new SeatStore(deps.pool, () => ctx.clock.now());
   const buckets = new TokenBuckets(() => ctx.clock.now(), limits.burst, limits.perSecond);
+  // Spreading requests over many instance names (most of them unknown) does not escape the limit:
+  // an address has a looser bucket of its own over every lobby.
+  const addressBuckets = new TokenBuckets(() => ctx.clock.now(), limits.burst * ADDRESS_FACTOR, limits.perSecond * ADDRESS_FACTOR);
   const partials = new Eta({ views: path.join(WEB_DIR, 'views'), autoEscape: true, cache: true, useWith: false });
   const publicUrl = trimSlash(ctx.publicUrl);
 
@@ -453,7 +458,8 @@ export function registerLobbyRoutes(app: FastifyInstance, ctx: PageContext, deps
 
   void app.register(async (lobby) => {
     lobby.addHook<{ Params: Partial<RoomParams> }>('onRequest', async (request, reply) => {
-      const wait = buckets.take(`${ctx.clientAddress(request)}\0${request.params.name ?? ''}`);
+      const address = ctx.clientAddress(request);
+      const wait = addressBuckets.take(address) ?? buckets.take(`${address}\0${request.params.name ?? ''}`);
       if (wait === undefined) return;
       void reply.header('retry-after', String(wait));
       return errorPage(reply, 429, lt.errors.limitedTitle, lt.errors.limited(wait));
