@@ -39,6 +39,8 @@ import { lobbyEn } from './text-lobby.js';
 import type { LobbyText, SeatState } from './text-lobby.js';
 
 export const LOBBY_CHANNEL = 'otm_lobby';
+/** The LISTEN connection's application_name (pg_stat_activity). */
+export const LISTEN_APPLICATION = 'otree-manager-web-lobby';
 
 export interface LobbyLimits {
   /** Requests one client address may make to one instance's lobby back to back (and four times as many to all lobbies). @default 120 */
@@ -176,7 +178,8 @@ class LobbyListener {
 
   private async connect(again: boolean): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ ...connectionConfig(this.options.url, 'otree-manager-web-lobby'), keepAlive: true });
+    // A connection timeout: an unreachable database must not hold otm web's start (onReady waits for the first attempt).
+    const client = new pg.Client({ ...connectionConfig(this.options.url, LISTEN_APPLICATION), keepAlive: true, connectionTimeoutMillis: 10_000 });
     this.client = client;
     let lost = false;
     const onLost = (err?: Error) => {
@@ -223,7 +226,8 @@ function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
-function roomPath(name: string, room: string): string {
+/** The seat grid's path (the instance page links to it). */
+export function roomPath(name: string, room: string): string {
   return `/lobby/${encodeURIComponent(name)}/${encodeURIComponent(room)}`;
 }
 

@@ -11,7 +11,6 @@ export const lobbyEn = {
   noSeats: 'This room has no participant labels yet, so there are no seats.',
   counts: (opened: number, ready: number, total: number) => `${ready} of ${total} ready, ${opened} opened and not ready yet`,
   state: { none: 'not opened', opened: 'opened', ready: 'ready' } satisfies Record<SeatState, string>,
-  seatLink: (label: string, state: string) => `Seat ${label}: ${state}`,
   live: { connected: 'Live', reconnecting: 'Reconnecting…', noScript: 'Reload the page to see changes.' },
 
   seat: {

@@ -22,7 +22,7 @@ import { FakeClock } from '../../src/engine/clock.js';
 import type { InstanceStatus } from '../../src/engine/status.js';
 import { PgStatusStore } from '../../src/engine/status-pg.js';
 import { parseManifests } from '../../src/manifest/index.js';
-import { registerLobbyRoutes } from '../../src/web/lobby.js';
+import { LISTEN_APPLICATION, registerLobbyRoutes } from '../../src/web/lobby.js';
 import { PeopleStore } from '../../src/web/people.js';
 import { createWebServer } from '../../src/web/server.js';
 import type { WebServer } from '../../src/web/server.js';
@@ -39,6 +39,8 @@ const PUBLIC = 'https://otm.lab.example.org';
 const BURST = 30;
 const STREAMS_PER_ADDRESS = 2;
 const KEEP_ALIVE_MS = 25_000;
+/** Only so that a stream that never delivers fails the test instead of hanging it; no assertion depends on time. */
+const STREAM_TIMEOUT_MS = 20_000;
 
 const manifests = (quietLobby: boolean) => `apiVersion: otree-manager/v1
 kind: Experimenter
@@ -255,7 +257,7 @@ describe('the lobby', () => {
     assert.match(page.text, /<main id="main"/);
   });
 
-  test('opening a seat and "I am ready" change the stored state, the grid and the live stream; the redirect is the exact oTree room URL', async () => {
+  test('opening a seat and "I am ready" change the stored state, the grid and the live stream; the redirect is the exact oTree room URL', { timeout: STREAM_TIMEOUT_MS }, async () => {
     const watcher = newAddress();
     const stream = await openStream('/lobby/pgg/lab/events', watcher);
     try {
@@ -292,6 +294,30 @@ describe('the lobby', () => {
       assert.equal(await stream.next(), ': keep-alive');
     } finally {
       stream.close();
+    }
+  });
+
+  test('when the LISTEN connection is lost, the lobby reconnects (on the clock), refreshes its grids and streams changes again', { timeout: STREAM_TIMEOUT_MS }, async () => {
+    const stream = await openStream('/lobby/pgg/spare/events', newAddress());
+    try {
+      assert.equal(gridStates((await stream.parts()).seats!).a1, 'none');
+      const { rows } = await db.pool.query('SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [LISTEN_APPLICATION]);
+      assert.deepEqual(rows.map((row) => row.ended), [true]);
+      // The reconnect waits on the fake clock: move it on until the refresh that follows a reconnect arrives.
+      let refreshed = false;
+      const refresh = stream.parts().then((parts) => { refreshed = true; return parts; });
+      for (let i = 0; i < 400 && !refreshed; i++) {
+        clock.advance(1000);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      assert.equal(gridStates((await refresh).seats!).a1, 'none');
+      const { rows: listening } = await db.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [LISTEN_APPLICATION]);
+      assert.equal(listening[0].n, 1);
+      await call('GET', '/lobby/pgg/spare/a1', { address: newAddress() });
+      assert.equal(gridStates((await stream.parts()).seats!).a1, 'opened');
+    } finally {
+      stream.close();
+      await db.pool.query("DELETE FROM otm.lobby_seats WHERE room = 'spare'");
     }
   });
 
@@ -384,7 +410,7 @@ describe('the lobby', () => {
     assert.equal((await call('GET', '/lobby/pgg/spare', { address })).status, 200);
   });
 
-  test('event streams per address are bounded, and a closed stream frees its place', async () => {
+  test('event streams per address are bounded, and a closed stream frees its place', { timeout: STREAM_TIMEOUT_MS }, async () => {
     const address = newAddress();
     const open = [await openStream('/lobby/pgg/spare/events', address), await openStream('/lobby/pgg/lab/events', address)];
     try {
