@@ -20,8 +20,6 @@
 // address and instance, and event streams per address are bounded: the lobby never multiplies what a
 // browser (or a broken kiosk script) asks for.
 import type { ServerResponse } from 'node:http';
-import path from 'node:path';
-import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { strToU8, zipSync } from 'fflate';
 import type { Zippable } from 'fflate';
@@ -34,7 +32,6 @@ import type { OTreeInstance, Room } from '../manifest/types.js';
 import { audit } from '../store/audit.js';
 import { connectionConfig, inTransaction } from '../store/pool.js';
 import type { PageContext } from './context.js';
-import { WEB_DIR } from './render.js';
 import { lobbyEn } from './text-lobby.js';
 import type { LobbyText, SeatState } from './text-lobby.js';
 
@@ -336,7 +333,6 @@ export function registerLobbyRoutes(app: FastifyInstance, ctx: PageContext, deps
   // Spreading requests over many instance names (most of them unknown) does not escape the limit:
   // an address has a looser bucket of its own over every lobby.
   const addressBuckets = new TokenBuckets(() => ctx.clock.now(), limits.burst * ADDRESS_FACTOR, limits.perSecond * ADDRESS_FACTOR);
-  const partials = new Eta({ views: path.join(WEB_DIR, 'views'), autoEscape: true, cache: true, useWith: false });
   const publicUrl = trimSlash(ctx.publicUrl);
 
   // ---- what an address names --------------------------------------------------------------------
@@ -378,7 +374,7 @@ export function registerLobbyRoutes(app: FastifyInstance, ctx: PageContext, deps
   };
 
   const renderSeats = (name: string, room: Room, states: Map<string, StoredState>): string =>
-    partials.render('lobby-seats', { lt, ...seatViews(name, room, states) });
+    ctx.fragment('lobby-seats', { lt, ...seatViews(name, room, states) });
 
   // ---- live streams -----------------------------------------------------------------------------
 
