@@ -57,6 +57,8 @@ export interface OTreeInstanceSpec {
   tls: { letsencrypt: boolean };
   env: Record<string, string>;
   rooms: Room[];
+  /** The public lobby of the rooms (otm web's /lobby pages, kiosk shortcuts, seat cards). */
+  lobby: { enabled: boolean };
   resetDatabase: { generation: number };
   restart: { generation: number };
   freezeWindows: FreezeWindow[];

@@ -29,6 +29,7 @@ export function instance(spec: Partial<OTreeInstanceSpec> = {}, name = 'alice-pg
       tls: { letsencrypt: false },
       env: { SENTRY_DSN: 'env-Very-Secret-3' },
       rooms: [],
+      lobby: { enabled: true },
       resetDatabase: { generation: 0 },
       restart: { generation: 0 },
       freezeWindows: [],

@@ -96,6 +96,7 @@ export function manifestFor(app: ObservedApp, host: string, owner: string): { ma
       tls: { letsencrypt: app.letsencrypt.active },
       env,
       rooms: [],
+      lobby: { enabled: true },
       resetDatabase: { generation: 0 },
       restart: { generation: 0 },
       freezeWindows: [],
