@@ -97,7 +97,7 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
     if (!spec) return undefined;
     const fromManifest = !('secretRef' in spec.otree.adminPassword);
     const room = spec.rooms.find((r) => r.participantLabels.length > 0);
-    const lobbyOn = (spec as { lobby?: { enabled?: boolean } }).lobby?.enabled !== false;
+    const lobbyOn = spec.lobby.enabled;
     const lobbyAnswers = room && lobbyOn
       ? (await app.inject({ method: 'GET', url: `/lobby/${encodeURIComponent(data.name)}/${encodeURIComponent(room.name)}`, headers: { accept: 'text/html' } })).statusCode === 200
       : undefined;
@@ -183,7 +183,7 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
       issues, windows, zone: time.zone, today: time.today(now()),
       settingsSnippet: SETTINGS_SNIPPET,
       go: await checksOf(request, data),
-      lobbyEnabled: (spec as { lobby?: { enabled?: boolean } } | undefined)?.lobby?.enabled !== false,
+      lobbyEnabled: spec?.lobby.enabled !== false,
       ...extra,
     }, statusCode);
   };

@@ -28,6 +28,7 @@ import { PeopleStore } from './people.js';
 import { createWebServer } from './server.js';
 import { InstanceChanges, listenForStatus } from './live.js';
 import { registerProfileRoutes } from './profile.js';
+import { registerLobbyRoutes } from './lobby.js';
 
 export interface WebHandle {
   url: string;
@@ -129,6 +130,8 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
       audit: () => (query) => readAudit(pool, query),
       parts: [
         registerProfileRoutes,
+        // The public lobby: seat states in otm web's pool, its own LISTEN connection (otm_lobby).
+        (server, ctx) => registerLobbyRoutes(server, ctx, { pool }),
         (server, ctx) => {
           // The server checks the CSRF token of every form itself.
           const links = registerLinkRoutes(server, ctx, mailer);

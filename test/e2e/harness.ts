@@ -45,6 +45,8 @@ export interface LabOptions {
   postgresUrl?: string;
   leader?: Config['leader'];
   queue?: Partial<Config['queue']>;
+  /** The simulated host's global domain: instances get http://NAME.DOMAIN URLs. */
+  globalDomain?: string;
   /** More configuration (e.g. secrets, http, web), merged over the lab's. */
   extra?: Record<string, unknown>;
 }
@@ -71,7 +73,7 @@ export class Lab {
     await ensureStandinImage();
     const prefix = `${options.tag}${randomBytes(2).toString('hex')}`;
     const work = await mkdtemp(join(tmpdir(), `otm-e2e-${options.tag}-`));
-    const sim = await newSimRoot({ version: '0.38.27', docker: '1', prefix: `otm-e2e-sim-${options.tag}-` });
+    const sim = await newSimRoot({ version: '0.38.27', docker: '1', prefix: `otm-e2e-sim-${options.tag}-`, ...(options.globalDomain ? { globalDomain: options.globalDomain } : {}) });
     const manifestsDir = join(work, 'manifests');
     const stateDir = join(work, 'state');
     await mkdir(manifestsDir, { recursive: true });

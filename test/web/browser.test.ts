@@ -70,7 +70,7 @@ describe('the web interface in Chromium', () => {
     db = await createTestDatabase();
     // The public URL is the origin forms are checked against: a port of its own, known before start.
     const port = await freePort();
-    lab = await Lab.create({ tag: 'web', postgresUrl: db.url, extra: { secrets: { keyFile: 'secret-key' }, web: { listen: `127.0.0.1:${port}`, timeZone: 'Europe/Berlin' } } });
+    lab = await Lab.create({ tag: 'web', postgresUrl: db.url, globalDomain: 'lab.example.org', extra: { baseDomain: 'lab.example.org', secrets: { keyFile: 'secret-key' }, web: { listen: `127.0.0.1:${port}`, timeZone: 'Europe/Berlin' } } });
     await writeFile(join(lab.work, 'secret-key'), `${newKeyLine('k1')}\n`, { mode: 0o600 });
     await writeFile(join(lab.manifestsDir, 'people.yaml'), ['root: admin', 'alice: experimenter', 'bob: experimenter'].map((line) => {
       const [name, role] = line.split(': ');
@@ -120,8 +120,8 @@ describe('the web interface in Chromium', () => {
   });
 
   test('an experimenter sees only their own instances, and the dashboard turns Running without a reload', async () => {
-    await assert.doesNotReject(alice.getByRole('link', { name: mine }).waitFor());
-    assert.equal(await alice.getByRole('link', { name: theirs }).count(), 0);
+    await assert.doesNotReject(alice.getByRole('link', { name: mine, exact: true }).waitFor());
+    assert.equal(await alice.getByRole('link', { name: theirs, exact: true }).count(), 0);
     // The page was rendered once; the badge changes over the live stream.
     const row = alice.locator(`tr[data-live="row:${mine}"]`);
     await row.getByText('Running', { exact: true }).waitFor({ timeout: 90_000 });
@@ -216,6 +216,57 @@ describe('the web interface in Chromium', () => {
     assert.equal(await alice.locator('li.ok[data-check="freeze"]').count(), 1, 'the window added before covers the next hours');
     // The rooms reach the app with a restart, which the freeze window holds back.
     await alice.getByText(/^Applying the new settings waits for the end of the freeze window/).first().waitFor({ timeout: 60_000 });
+  });
+
+  test('the lobby: the grid shows the seats, and "I am ready" sends the participant to the oTree room with their label', async () => {
+    await alice.goto(`${web.url}/instances/${mine}`);
+    await alice.locator('li.ok[data-check="lobby"]').waitFor({ timeout: 10_000 }).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${await alice.locator('[data-check]').allTextContents()} / ${JSON.stringify(await daemon.status.get(mine))}`);
+    });
+    const participant = await (await newContext(browser)).newPage();
+    // The instance's domain does not resolve here: the oTree server's answer is played by the test.
+    const otree: string[] = [];
+    await participant.route(`http://${mine}.lab.example.org/**`, (route) => {
+      otree.push(route.request().url());
+      return route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>oTree room</title><p>Waiting for the session to start</p>' });
+    });
+    await participant.goto(`${web.url}/lobby/${mine}/lab`);
+    for (const label of ['seat01', 'seat02', 'seat03']) await participant.getByRole('link', { name: new RegExp(label) }).waitFor();
+    assert.deepEqual(await seriousViolations(participant), []);
+    await screenshot(participant, 'lobby-grid');
+    await participant.getByRole('link', { name: /seat02/ }).click();
+    assert.deepEqual(await seriousViolations(participant), []);
+    await screenshot(participant, 'lobby-seat');
+    await participant.getByRole('button', { name: 'I am ready' }).click();
+    await participant.waitForURL(/\/room\/lab\//);
+    assert.deepEqual(otree, [`http://${mine}.lab.example.org/room/lab/?participant_label=seat02`]);
+    const seats = await db.pool.query('SELECT label, state FROM otm.lobby_seats WHERE instance = $1 ORDER BY label', [mine]);
+    assert.deepEqual(seats.rows, [{ label: 'seat02', state: 'ready' }]);
+    await participant.context().close();
+  });
+
+  test('a lab admin creates an instance with the form: a bad field is named, nothing is written, then it is created', async () => {
+    const admin = await signIn('root');
+    await admin.getByRole('link', { name: 'New instance' }).click();
+    assert.deepEqual(await seriousViolations(admin), []);
+    const made = lab.app('made');
+    await admin.getByLabel('Name', { exact: true }).fill(made);
+    await admin.getByLabel('Owner').selectOption('bob');
+    await admin.getByLabel('a container image').check();
+    await admin.getByLabel('Image reference').fill(STANDIN_IMAGE);
+    await admin.getByLabel('Web processes').fill('2');
+    await admin.getByRole('button', { name: 'Create the instance' }).click();
+    await admin.locator('#web-error').waitFor();
+    assert.equal(await row(made), undefined, 'nothing was written');
+    await screenshot(admin, 'instance-form-error');
+    await admin.getByLabel('Web processes').fill('1');
+    await admin.getByRole('button', { name: 'Create the instance' }).click();
+    await admin.waitForURL(new RegExp(`/instances/${made}\\?done=created`));
+    assert.equal((await row(made)).owner, 'bob');
+    await admin.getByText(/^Running since/).waitFor({ timeout: 90_000 });
+    const audit = await db.pool.query("SELECT actor FROM otm.audit_log WHERE object_name = $1 AND action = 'desired.create'", [made]);
+    assert.deepEqual(audit.rows.map((r) => r.actor), ['root']);
+    await admin.context().close();
   });
 
   test('at 375 px the pages have no horizontal scroll and no serious accessibility problem', async () => {
