@@ -351,12 +351,15 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
   /** An API refusal as the form shows it: each issue at its field, the rest above the form. */
   const formFailure = (err: unknown): { problems: FieldProblem[]; message: string; statusCode: number } | undefined => {
     if (!(err instanceof ApiError) || ![400, 403, 409, 422].includes(err.statusCode)) return undefined;
-    const problems = (err.issues ?? []).flatMap((i) => {
+    // Warnings (an inline secret, say) are the API's advice to manifest authors; the form stores secrets itself.
+    const errors = (err.issues ?? []).filter((i) => i.severity === 'error');
+    const problems = errors.flatMap((i) => {
       const field = fieldOfPath(i.path);
       return field ? [{ field, message: i.message }] : [];
     });
-    const unplaced = (err.issues ?? []).filter((i) => fieldOfPath(i.path) === undefined).map((i) => `${i.path}: ${i.message}`);
-    return { problems, message: [err.message, ...unplaced].join(' · '), statusCode: err.statusCode };
+    const unplaced = errors.filter((i) => fieldOfPath(i.path) === undefined).map((i) => `${i.path}: ${i.message}`);
+    const message = errors.length === 0 ? err.message : [t.form.fix, ...unplaced].join(' ');
+    return { problems, message, statusCode: err.statusCode };
   };
 
   app.get('/instances/new', signedIn, async (request, reply) => {
