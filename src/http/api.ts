@@ -20,10 +20,10 @@ import type { AuditReader } from './audit-api.js';
 import { ApiError, apiIssues, notFound } from './errors.js';
 import { actorOf, principalOf, setPrincipal } from './principal.js';
 import type { Authenticator } from './principal.js';
-import { answers, AUTHENTICATED, closedObject, documentedBody, registerOpenApi } from './openapi.js';
+import { answers, AUTHENTICATED, closedObject, documentedBody, itemsOf, registerOpenApi } from './openapi.js';
 import type { ApiCredentials } from './openapi.js';
 import { listItem, objectView, orphanItem } from './views.js';
-import type { PlanView } from './views.js';
+import type { HostView, PlanView } from './views.js';
 import { registerSecretsApi, splitInlineSecrets, storeInlineSecrets } from './secrets.js';
 import type { SecretsApiStore } from './secrets.js';
 
@@ -38,6 +38,9 @@ export interface DesiredRows {
   softDelete(kind: Kind, name: string, by: Actor): Promise<boolean>;
   bumpGeneration(name: string, action: 'resetDatabase' | 'restart', by: Actor): Promise<number>;
 }
+
+/** The Dokku hosts as admins see them: the daemon's own caches and probes, or (in otm web) the daemon's API. */
+export type HostSource = () => Promise<HostView[]>;
 
 /** Dry-run planning: the daemon's own planner and observation cache, or (in otm web) the daemon's API. */
 export interface PlanSource {
@@ -70,6 +73,8 @@ export interface ApiDeps extends OperationsDeps {
   credentials: ApiCredentials;
   /** The audit log; undefined (or absent) without a database. */
   audit?: () => AuditReader | undefined;
+  /** The hosts (GET /api/v1/hosts, admins only); undefined until the daemon can say. */
+  hosts?: () => HostSource | undefined;
 }
 
 const KIND_OF = { instances: 'OTreeInstance', experimenters: 'Experimenter' } as const satisfies Record<string, Kind>;
@@ -413,6 +418,22 @@ function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   const planSource = (): PlanSource => started(deps.plans(), 'planning');
+
+  app.get('/api/v1/hosts', {
+    schema: {
+      operationId: 'listHosts', tags: ['hosts'], summary: 'The Dokku hosts: whether each answers, its version and plugins, its apps and instances (admins only)',
+      response: answers(itemsOf(closedObject({
+        name: { type: 'string' }, transport: { type: 'string', enum: ['local', 'ssh'] }, reachable: { type: 'string', description: '`ok`, or why the host does not answer' },
+        version: { type: ['string', 'null'] },
+        plugins: { type: ['object', 'null'], additionalProperties: { type: 'boolean' } },
+        apps: { type: ['integer', 'null'] }, instances: { type: 'integer' },
+      })), [...AUTHENTICATED, 503]),
+    },
+  }, async (request) => {
+    const who = principalOf(request);
+    if (!who.admin) throw forbidden('only a lab admin sees the Dokku hosts');
+    return { items: await started(deps.hosts?.(), 'the host view')() };
+  });
 
   app.get('/api/v1/plan', {
     schema: {

@@ -95,7 +95,7 @@ export function errorResponse(error: FastifyError): ApiError {
 export function daemonDeps(daemon: Daemon, token: string | undefined): HttpDeps {
   const { config } = daemon;
   const instancePrefix = instanceKey('');
-  return {
+  const deps: HttpDeps = {
     desired: daemon.desired,
     // Assigned by start(): undefined until then, whatever the declared types say.
     status: () => daemon.status as Daemon['status'] | undefined,
@@ -123,9 +123,22 @@ export function daemonDeps(daemon: Daemon, token: string | undefined): HttpDeps 
       ...(config.postgresUrl !== undefined ? { database: () => daemon.pingDatabase() } : {}),
       isLeader: () => (daemon.leader as Daemon['leader'] | undefined)?.isLeader() ?? false,
     }),
+    hosts: () => async () => {
+      const readiness = await deps.readiness();
+      return config.hosts.map((host) => {
+        const cache = daemon.hosts.find((h) => h.host === host.name);
+        const observed = cache?.hasSnapshot() ? cache.current() : undefined;
+        return {
+          name: host.name, transport: host.transport.type, reachable: readiness.checks.hosts[host.name] ?? 'not observed yet',
+          version: observed?.version.raw ?? null, plugins: observed ? { ...observed.plugins } : null, apps: observed?.apps.size ?? null,
+          instances: daemon.desired.instances().filter((s) => (s.declared.object.spec.host ?? config.hosts[0]?.name) === host.name).length,
+        };
+      });
+    },
     metrics: daemon.metrics,
     logger: daemon.log,
   };
+  return deps;
 }
 
 /** `host:port`, with IPv6 hosts in brackets (`[::1]:9280`). */

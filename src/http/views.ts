@@ -87,3 +87,18 @@ export function planView(p: InstancePlan): PlanView {
     ...(p.error !== undefined ? { error: p.error } : {}),
   };
 }
+
+/** A Dokku host as admins see it: whether it answers, what it runs, how many apps and instances it has. */
+export interface HostView {
+  name: string;
+  transport: 'local' | 'ssh';
+  /** `ok`, or why the host does not answer (its `dokku version` probe). */
+  reachable: string;
+  /** What `dokku version` printed at the last full observation; null before the first one. */
+  version: string | null;
+  plugins: { postgres: boolean; redis: boolean; letsencrypt: boolean; acl: boolean } | null;
+  /** Apps on the host (all of them, managed or not), at the last observation. */
+  apps: number | null;
+  /** Instances declared on this host. */
+  instances: number;
+}

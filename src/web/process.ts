@@ -11,11 +11,11 @@ import { ManifestWatcher } from '../desired/watch.js';
 import { systemClock } from '../engine/clock.js';
 import type { Clock } from '../engine/clock.js';
 import { PgStatusStore } from '../engine/status-pg.js';
-import type { PlanSource } from '../http/api.js';
+import type { HostSource, PlanSource } from '../http/api.js';
 import { readTokenFile } from '../http/auth.js';
 import { ApiError } from '../http/errors.js';
 import { parseListen } from '../http/server.js';
-import type { PlanView } from '../http/views.js';
+import type { HostView, PlanView } from '../http/views.js';
 import { readAudit } from '../store/audit.js';
 import { migrate } from '../store/migrate.js';
 import { createPool } from '../store/pool.js';
@@ -61,6 +61,22 @@ function daemonPlans(config: Config, token: string, names: () => string[]): Plan
       if (response.status === 404) throw new ApiError(404, 'NotFound', `instance "${name}" is not known to the daemon`);
       throw new ApiError(503, 'NotReady', `the daemon could not plan "${name}" (HTTP ${response.status}): ${body?.error?.message ?? 'no details'}`);
     },
+  };
+}
+
+/** The hosts as the daemon sees them (it alone reaches Dokku). */
+function daemonHosts(config: Config, token: string): HostSource {
+  const { url } = daemonApi(config);
+  return async () => {
+    let response: Response;
+    try {
+      response = await fetch(`${url}/api/v1/hosts`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: AbortSignal.timeout(DAEMON_TIMEOUT_MS) });
+    } catch (err) {
+      throw new ApiError(503, 'NotReady', `the daemon at ${url} (web.daemon.url) does not answer: ${(err as Error).message}; is otree-manager.service running?`);
+    }
+    const body = await response.json().catch(() => undefined) as { items?: HostView[]; error?: { message?: string } } | undefined;
+    if (response.ok && Array.isArray(body?.items)) return body.items;
+    throw new ApiError(503, 'NotReady', `the daemon could not list its hosts (HTTP ${response.status}): ${body?.error?.message ?? 'no details'}`);
   };
 }
 
@@ -127,6 +143,7 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
       rows: () => rows,
       ...(secrets ? { secrets: () => secrets } : {}),
       plans: () => plans,
+      hosts: () => (daemonToken !== undefined ? daemonHosts(config, daemonToken) : undefined),
       audit: () => (query) => readAudit(pool, query),
       parts: [
         registerProfileRoutes,

@@ -22,7 +22,7 @@ import { webPublicUrl } from '../config.js';
 import type { Clock } from '../engine/clock.js';
 import type { StatusStore } from '../engine/status.js';
 import { registerApi } from '../http/api.js';
-import type { DesiredRows, DesiredView, PlanSource } from '../http/api.js';
+import type { DesiredRows, DesiredView, HostSource, PlanSource } from '../http/api.js';
 import type { AuditReader } from '../http/audit-api.js';
 import { ApiError } from '../http/errors.js';
 import { answers, closedObject, itemsOf, NULLABLE_TIMESTAMP, TIMESTAMP } from '../http/openapi.js';
@@ -41,6 +41,7 @@ import { createRenderer, STATIC_DIR } from './render.js';
 import { en } from './text.js';
 import { InstanceChanges, registerLiveRoute } from './live.js';
 import { registerInstancePages } from './pages.js';
+import { registerHostsPage } from './hosts-page.js';
 import { LabTime } from './time.js';
 import { createDesiredOperations } from '../http/api.js';
 import { createSecretOperations } from '../http/secrets.js';
@@ -58,6 +59,8 @@ export interface WebServerDeps {
   rows(): DesiredRows | undefined;
   secrets?(): SecretsApiStore | undefined;
   plans(): PlanSource | undefined;
+  /** The Dokku hosts, from the daemon; undefined without its token. */
+  hosts?(): HostSource | undefined;
   /** The audit log (GET /api/v1/audit). */
   audit?(): AuditReader | undefined;
   /** Instances whose status, events or desired state changed (live pages); none without it. */
@@ -461,7 +464,9 @@ export function createWebServer(deps: WebServerDeps): WebServer {
       },
     },
     ...(deps.audit ? { audit: deps.audit } : {}),
+    ...(deps.hosts ? { hosts: deps.hosts } : {}),
   }, registerOwnAccessRoutes);
+  registerHostsPage(app, ctx, () => deps.hosts?.());
 
   for (const part of deps.parts ?? []) part(app, ctx);
   return { app, ctx, routes };

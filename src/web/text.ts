@@ -3,7 +3,7 @@
 import type { Phase } from '../engine/status.js';
 
 export const en = {
-  nav: { dashboard: 'Instances', profile: 'Profile', people: 'People', audit: 'Audit log', signOut: 'Sign out', skip: 'Skip to the content', imprint: 'Imprint', privacy: 'Privacy' },
+  nav: { dashboard: 'Instances', profile: 'Profile', people: 'People', audit: 'Audit log', hosts: 'Hosts', signOut: 'Sign out', skip: 'Skip to the content', imprint: 'Imprint', privacy: 'Privacy' },
   phase: {
     Pending: 'Waiting for code', Deploying: 'Deploying', Running: 'Running', Stopped: 'Stopped',
     Failed: 'Failed', Deleting: 'Being deleted', Orphaned: 'No longer declared',
@@ -183,6 +183,16 @@ export const en = {
     button: 'Delete the instance',
     mismatch: (name: string) => `Type the instance's name, ${name}, exactly to delete it; nothing was deleted.`,
     done: (name: string, prune: boolean) => `${name} is deleted from the desired state${prune ? '; the controller removes it as its deletion policy says' : '; this lab does not prune, so its app keeps running until an admin removes it'}.`,
+  },
+  hosts: {
+    title: 'Dokku hosts',
+    adminsOnly: 'Only a lab admin sees the Dokku hosts.',
+    noDaemon: 'otm web has no token for the daemon (web.daemon.tokenFile), so it cannot ask about the hosts.',
+    columns: { name: 'Host', reachable: 'Answers', version: 'Dokku', plugins: 'Plugins', apps: 'Apps', instances: 'Instances' },
+    ok: 'yes',
+    no: 'no',
+    notObserved: 'not observed yet',
+    plugin: (name: string, present: boolean) => `${name} ${present ? '✓' : '✗'}`,
   },
   errors: {
     notFound: 'There is no such page, or you may not see it.',

@@ -4,6 +4,7 @@
 // commands, the audit log.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -14,6 +15,8 @@ import type { Daemon } from '../../src/engine/daemon.js';
 import { loadConfig } from '../../src/config.js';
 import { newKeyLine } from '../../src/desired/secret-store.js';
 import { systemClock } from '../../src/engine/clock.js';
+import { createLogger } from '../../src/engine/logger.js';
+import { startHttp } from '../../src/http/server.js';
 import { PeopleStore } from '../../src/web/people.js';
 import { startWeb } from '../../src/web/process.js';
 import type { WebHandle } from '../../src/web/process.js';
@@ -41,6 +44,7 @@ describe('the web interface in Chromium', () => {
   let lab: Lab;
   let daemon: Daemon;
   let web: WebHandle;
+  let daemonHttp: { close(): Promise<void> };
   let browser: Browser;
   let alice: Page;
   let mine: string;
@@ -70,8 +74,13 @@ describe('the web interface in Chromium', () => {
     db = await createTestDatabase();
     // The public URL is the origin forms are checked against: a port of its own, known before start.
     const port = await freePort();
-    lab = await Lab.create({ tag: 'web', postgresUrl: db.url, globalDomain: 'lab.example.org', extra: { baseDomain: 'lab.example.org', secrets: { keyFile: 'secret-key' }, web: { listen: `127.0.0.1:${port}`, timeZone: 'Europe/Berlin' } } });
+    const daemonPort = await freePort();
+    lab = await Lab.create({ tag: 'web', postgresUrl: db.url, globalDomain: 'lab.example.org', extra: {
+      baseDomain: 'lab.example.org', secrets: { keyFile: 'secret-key' },
+      // The daemon's loopback API, which otm web asks (with the service token) about hosts and plans.
+      http: { listen: `127.0.0.1:${daemonPort}`, tokenFile: 'daemon-token' }, web: { listen: `127.0.0.1:${port}`, timeZone: 'Europe/Berlin' } } });
     await writeFile(join(lab.work, 'secret-key'), `${newKeyLine('k1')}\n`, { mode: 0o600 });
+    await writeFile(join(lab.work, 'daemon-token'), `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
     await writeFile(join(lab.manifestsDir, 'people.yaml'), ['root: admin', 'alice: experimenter', 'bob: experimenter'].map((line) => {
       const [name, role] = line.split(': ');
       return `apiVersion: otree-manager/v1\nkind: Experimenter\nmetadata: { name: ${name} }\nspec: { displayName: ${name![0]!.toUpperCase()}${name!.slice(1)}, role: ${role}, quota: { instances: 3, webProcesses: 3 } }\n`;
@@ -81,6 +90,7 @@ describe('the web interface in Chromium', () => {
     const people = new PeopleStore({ pool: db.pool, clock: systemClock, idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 7_200_000 });
     for (const [name, password] of Object.entries(PASSWORDS)) await people.setPassword(name, password, { actor: 'test', authMethod: 'local' });
     daemon = await lab.startDaemon({ config });
+    daemonHttp = await startHttp(daemon, config, createLogger({ level: 'error' }));
     browser = await launchChromium();
 
     // The admin declares one instance for alice and one for bob through otm web's API, as a lab's script would.
@@ -104,6 +114,7 @@ describe('the web interface in Chromium', () => {
   after(async () => {
     await browser?.close();
     await web?.close();
+    await daemonHttp?.close();
     await daemon?.stop(5_000);
     await lab?.destroy();
     await db?.drop();
@@ -266,6 +277,21 @@ describe('the web interface in Chromium', () => {
     await admin.getByText(/^Running since/).waitFor({ timeout: 90_000 });
     const audit = await db.pool.query("SELECT actor FROM otm.audit_log WHERE object_name = $1 AND action = 'desired.create'", [made]);
     assert.deepEqual(audit.rows.map((r) => r.actor), ['root']);
+    await admin.context().close();
+  });
+
+  test('a lab admin sees the Dokku hosts as the daemon does: answering, its version and plugins, its apps', async () => {
+    const admin = await signIn('root');
+    await admin.goto(`${web.url}/admin/hosts`);
+    const hostRow = admin.getByRole('row', { name: /local/ });
+    await hostRow.getByText('yes').waitFor();
+    assert.match(await hostRow.textContent() ?? '', /0\.38\.27/);
+    const observed = daemon.hosts[0]!.current();
+    assert.equal((await hostRow.locator('td[data-label="Apps"]').textContent())?.trim(), String(observed.apps.size));
+    assert.deepEqual(await seriousViolations(admin), []);
+    await screenshot(admin, 'hosts');
+    const forbidden = await alice.goto(`${web.url}/admin/hosts`);
+    assert.equal(forbidden?.status(), 403);
     await admin.context().close();
   });
 
