@@ -22,6 +22,7 @@ const TAGS = [
   { name: 'instances', description: 'oTree instances: desired state with status and events; writes are database rows' },
   { name: 'experimenters', description: 'The people who own and share instances' },
   { name: 'plans', description: 'What the daemon would do now, without doing it' },
+  { name: 'hosts', description: 'The Dokku hosts: whether each answers, what it runs (lab admins)' },
   { name: 'secrets', description: 'Write-only secrets of instances that are database rows' },
   { name: 'me', description: 'The caller\'s own account, sessions and personal tokens' },
   { name: 'audit', description: 'Who changed what, when, from where' },

@@ -38,6 +38,7 @@ describe('loadConfig', () => {
         selfService: false,
         session: { idleMinutes: 120, absoluteHours: 12 },
         signInLimit: { perAccount: 5, perAddress: 20, windowMinutes: 15 },
+        timeZone: 'UTC',
         links: { inviteHours: 72, resetMinutes: 60 },
         daemon: {},
       },
@@ -105,6 +106,14 @@ describe('loadConfig', () => {
       ]);
       return true;
     });
+  });
+
+  it('refuses a time zone the system does not know, naming web.timeZone', async () => {
+    const file = path.join(root, 'zone.yaml');
+    await writeFile(file, 'web: { timeZone: Mars/Olympus_Mons }\n');
+    await assert.rejects(loadConfig({ path: file }), (error: unknown) => error instanceof ConfigError && /web\.timeZone "Mars\/Olympus_Mons" is not a time zone/.test(error.message));
+    await writeFile(file, 'web: { timeZone: Europe/Berlin }\n');
+    assert.equal((await loadConfig({ path: file })).config.web.timeZone, 'Europe/Berlin');
   });
 });
 
