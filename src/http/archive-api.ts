@@ -104,13 +104,15 @@ export interface ArchiveApiDeps {
   archives?: () => ArchiveSink | undefined;
 }
 
-const RESULT = closedObject({
+const RESULT_FIELDS = closedObject({
   name: { type: 'string' }, host: { type: 'string' }, archiveType: { type: 'string', enum: [...ARCHIVE_TYPES] },
   bytes: { type: 'integer' }, sha256: { type: 'string' },
   success: { type: 'boolean' }, exitCode: { type: 'integer' }, failure: { type: 'string' }, message: { type: 'string' },
   durationMs: { type: 'integer' },
   output: closedObject({ stdout: { type: 'array', items: { type: 'string' } }, stderr: { type: 'array', items: { type: 'string' } }, truncated: { type: 'boolean' } }),
-}, 'The build ran: its output (secrets masked) and outcome. A failed build answers 200 too, with success false');
+}, 'The build ran: its output (secrets masked) and outcome. A failed build answers 200 too, with success false') as { required: string[] };
+/** `failure` only when the build failed. */
+const RESULT = { ...RESULT_FIELDS, required: RESULT_FIELDS.required.filter((field) => field !== 'failure') };
 
 /** The archive type of a request: `?type=`, else its Content-Type. */
 function archiveTypeOf(request: FastifyRequest<{ Querystring: { type?: string } }>): ArchiveType {
