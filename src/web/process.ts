@@ -28,6 +28,7 @@ import { PeopleStore } from './people.js';
 import { createWebServer } from './server.js';
 import { InstanceChanges, listenForStatus } from './live.js';
 import { registerProfileRoutes } from './profile.js';
+import { daemonArchives } from './archive-forward.js';
 
 export interface WebHandle {
   url: string;
@@ -117,6 +118,7 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
     const plans = daemonToken !== undefined
       ? daemonPlans(config, daemonToken, () => desired.instances().map((s) => s.declared.object.metadata.name))
       : undefined;
+    const archives = daemonToken !== undefined ? daemonArchives({ url: daemon.url, token: daemonToken, pool, log: logger }) : undefined;
     const mailer = config.web.smtp ? await createMailer(config.web.smtp, webPublicUrl(config)) : undefined;
     if (!mailer) logger.warn('no web.smtp: invitations and password resets are not mailed (otm user invite prints the link)');
 
@@ -126,6 +128,7 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
       rows: () => rows,
       ...(secrets ? { secrets: () => secrets } : {}),
       plans: () => plans,
+      archives: () => archives,
       audit: () => (query) => readAudit(pool, query),
       parts: [
         registerProfileRoutes,

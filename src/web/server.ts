@@ -24,6 +24,7 @@ import type { StatusStore } from '../engine/status.js';
 import { registerApi } from '../http/api.js';
 import type { DesiredRows, DesiredView, PlanSource } from '../http/api.js';
 import type { AuditReader } from '../http/audit-api.js';
+import type { ArchiveSink } from '../http/archive-api.js';
 import { ApiError } from '../http/errors.js';
 import { answers, closedObject, itemsOf, NULLABLE_TIMESTAMP, TIMESTAMP } from '../http/openapi.js';
 import { actorOf, principalOf } from '../http/principal.js';
@@ -60,6 +61,8 @@ export interface WebServerDeps {
   plans(): PlanSource | undefined;
   /** The audit log (GET /api/v1/audit). */
   audit?(): AuditReader | undefined;
+  /** Where uploaded archives go (the daemon's API); without it uploads answer 503. */
+  archives?(): ArchiveSink | undefined;
   /** Instances whose status, events or desired state changed (live pages); none without it. */
   changes?: InstanceChanges;
   /** Parts that register their own routes with the context: one-time links, single sign-on, the pages. */
@@ -461,6 +464,7 @@ export function createWebServer(deps: WebServerDeps): WebServer {
       },
     },
     ...(deps.audit ? { audit: deps.audit } : {}),
+    ...(deps.archives ? { archives: deps.archives } : {}),
   }, registerOwnAccessRoutes);
 
   for (const part of deps.parts ?? []) part(app, ctx);
