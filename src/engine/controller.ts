@@ -24,6 +24,9 @@ import type { LeaderElector } from './leader.js';
 import type { EngineMetrics, ReconcileErrorKind, ReconcileResult } from './metrics.js';
 import type { ClaimKind, ClaimRef, InstanceEvent, InstanceStatus, StatusStore } from './status.js';
 import type { WorkQueue } from './workqueue.js';
+import { ArchiveRefused, archiveBuild, configSecrets } from './archive-deploy.js';
+import type { ArchiveBuild, ArchiveBuildInput } from './archive-deploy.js';
+import { freezeEnd } from '../reconcile/freeze.js';
 import { experimenterKeys, Planner, removalMemory } from './planner.js';
 import type { InstancePlan } from './planner.js';
 import type { SecretLookup } from '../desired/secrets.js';
@@ -158,6 +161,51 @@ export class Controller {
 
   enqueueSshKeys(): void {
     for (const host of this.hosts.keys()) this.options.queue.add(sshKeysKey(host));
+  }
+
+  /**
+   * Builds an uploaded archive on the instance's app (see archive-deploy.ts). Throws ArchiveRefused when
+   * nothing was built; otherwise answers the build's outcome, records it as an event of the instance
+   * and looks at the app again.
+   */
+  async deployArchive(name: string, input: ArchiveBuildInput): Promise<ArchiveBuild> {
+    const { desired, leader } = this.options;
+    const instance = desired.instance(name)?.declared.object as OTreeInstance | undefined;
+    if (!instance) throw new ArchiveRefused('NotDeclared', `instance "${name}" is not declared`);
+    if (!leader.isLeader()) throw new ArchiveRefused('NotLeader', 'this daemon replica is on standby; the leading replica deploys (retry shortly)');
+    let cache: HostCache;
+    try {
+      cache = this.planner.hostFor(instance, name);
+    } catch (err) {
+      throw new ArchiveRefused('UnknownHost', (err as Error).message);
+    }
+    const observed = await cache.app(name, this.abort.signal);
+    if (!observed || !(OWNERSHIP_MARKER in observed.config)) {
+      throw new ArchiveRefused('NotCreated', `the app "${name}" is not created on ${cache.host} yet (or not managed by otree-manager); wait until the instance's status says it exists, then upload again`);
+    }
+    const frozen = freezeEnd(instance.spec.freezeWindows, this.now());
+    if (frozen) throw new ArchiveRefused('Frozen', `instance "${name}" is inside a freeze window until ${frozen.toISOString()}: a deploy restarts it, so nothing was deployed; upload again after the window`);
+    const secrets = configSecrets(observed);
+    const { result, error } = await this.executorFor(cache.host).runExclusive(
+      true,
+      (signal) => cache.driver.runWithOutput({ cmd: 'git:from-archive:stdin', app: name, archiveType: input.type }, { stdin: input.stream, signal }),
+      { signal: this.abort.signal, guard: this.leaseGuard() },
+    );
+    if (error?.kind === 'DeployLocked') {
+      throw new ArchiveRefused('DeployLocked', `another deploy of "${name}" is running (Dokku's deploy lock is held); nothing was deployed: upload again when it has finished`);
+    }
+    const build = archiveBuild(cache.host, result, error ? { kind: error.kind, message: error.dokkuMessage || error.message } : undefined, secrets);
+    const size = `${input.type} archive`;
+    await this.options.status.record({
+      instance: name, at: this.now().toISOString(),
+      type: build.success ? 'Normal' : 'Warning',
+      reason: build.success ? 'Deployed' : 'DeployFailed',
+      message: maskUrlCredentials(build.success
+        ? `${input.by} deployed an uploaded ${size}`
+        : `${input.by} uploaded a ${size}; the build failed (${build.failure}, exit ${build.exitCode}): ${build.message.split('\n')[0] ?? ''}`),
+    }).catch((err: Error) => this.log.warn({ instance: name, err: err.message }, 'recording the upload event failed'));
+    this.appChanged(cache.host, name);
+    return build;
   }
 
   /** A Docker event or anything else says the app changed behind our back. */

@@ -182,6 +182,37 @@ export class Executor {
     return { outcomes };
   }
 
+  /**
+   * Runs one call outside a plan (an uploaded archive's build) under the same protection as planned
+   * commands: a token from the global bucket when it mutates, one of the host's concurrency slots, the
+   * guard (leadership) once the slot is held, and the shutdown signals (`fn` gets the one that kills it).
+   */
+  async runExclusive<T>(mutating: boolean, fn: (signal: AbortSignal) => Promise<T>, options: { signal?: AbortSignal; guard?: () => void } = {}): Promise<T> {
+    const { signal, guard } = options;
+    const waitSignal = AbortSignal.any([this.stopping.signal, ...(signal ? [signal] : [])]);
+    const killSignal = AbortSignal.any([this.killing.signal, ...(signal ? [signal] : [])]);
+    waitSignal.throwIfAborted();
+    if (mutating) await this.bucket.take(waitSignal);
+    const queued = new AbortController();
+    let started = false;
+    const dropIfWaiting = (): void => {
+      if (!started) queued.abort(waitSignal.reason);
+    };
+    waitSignal.addEventListener('abort', dropIfWaiting, { once: true });
+    const call = this.calls.add(async () => {
+      started = true;
+      if (mutating) guard?.();
+      return fn(killSignal);
+    }, { signal: queued.signal });
+    this.running.add(call);
+    try {
+      return await call;
+    } finally {
+      waitSignal.removeEventListener('abort', dropIfWaiting);
+      this.running.delete(call);
+    }
+  }
+
   /** Commands running or waiting for a concurrency slot. */
   inFlight(): number {
     return this.calls.pending + this.calls.size;

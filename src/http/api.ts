@@ -15,6 +15,8 @@ import type { InstanceStatus, StatusStore } from '../engine/status.js';
 import { API_VERSION, checkDocument, SECRET_MASK } from '../manifest/index.js';
 import type { Kind, OTreeInstanceSpec, ParseResult } from '../manifest/index.js';
 import type { Actor } from '../store/audit.js';
+import { registerArchiveApi } from './archive-api.js';
+import type { ArchiveSink } from './archive-api.js';
 import { registerAuditApi } from './audit-api.js';
 import type { AuditReader } from './audit-api.js';
 import { ApiError, apiIssues, notFound } from './errors.js';
@@ -75,6 +77,8 @@ export interface ApiDeps extends OperationsDeps {
   audit?: () => AuditReader | undefined;
   /** The hosts (GET /api/v1/hosts, admins only); undefined until the daemon can say. */
   hosts?: () => HostSource | undefined;
+  /** Where uploaded archives are deployed (POST /api/v1/instances/:name/archive); undefined (or absent) until that is possible. */
+  archives?: () => ArchiveSink | undefined;
 }
 
 const KIND_OF = { instances: 'OTreeInstance', experimenters: 'Experimenter' } as const satisfies Record<string, Kind>;
@@ -355,6 +359,7 @@ function registerSharedRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const secretsContext = { store: () => deps.secrets?.(), databaseConfigured: deps.databaseConfigured };
   registerSecretsApi(app, { ...secretsContext, authorizeInstance, refuseFileObjects });
   registerAuditApi(app, () => deps.audit?.());
+  registerArchiveApi(app, { desired, authorizeInstance, ...(deps.archives ? { archives: deps.archives } : {}) });
 
   // Reads.
   app.get('/api/v1/instances', {

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'NoDatabase',
   'NoSecretStore',
   'PayloadTooLarge',
+  'LengthRequired',
   'UnsupportedMediaType',
   'Invalid',
   'NotReady',

@@ -174,7 +174,7 @@ export function closedObject(properties: Record<string, object>, description?: s
   return { ...(description !== undefined ? { description } : {}), type: 'object', required: Object.keys(properties), properties };
 }
 
-export type RefusalStatus = 400 | 401 | 403 | 404 | 409 | 422 | 503;
+export type RefusalStatus = 400 | 401 | 403 | 404 | 409 | 411 | 413 | 415 | 422 | 503;
 
 const REFUSALS: Record<RefusalStatus, string> = {
   400: 'BadRequest: a malformed request (the URL, the query, the body, or on the daemon a bad X-Otm-Author header)',
@@ -183,6 +183,9 @@ const REFUSALS: Record<RefusalStatus, string> = {
     + 'ApiDisabled: the daemon has no http.tokenFile',
   404: 'NotFound: unknown, or not visible to the caller',
   409: 'Conflict: declared by a manifest file (edit the file); NoDatabase or NoSecretStore: not configured',
+  411: 'LengthRequired: an upload without a Content-Length header',
+  413: 'PayloadTooLarge: the body is larger than the route\'s limit (1 MiB; 64 MiB for an archive)',
+  415: 'UnsupportedMediaType: the body\'s Content-Type is not one the route takes',
   422: 'Invalid: the manifest fails the schemas or checks; error.issues lists why and nothing was written',
   503: 'NotReady: the daemon is still starting; retry once /readyz says ready',
 };

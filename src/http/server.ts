@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Daemon } from '../engine/daemon.js';
 import { instanceKey } from '../engine/controller.js';
 import { registerApi } from './api.js';
+import { controllerArchives } from './archive-api.js';
 import { registerStatusPage } from './status-page.js';
 import { planView } from './views.js';
 import { readAudit } from '../store/audit.js';
@@ -106,6 +107,7 @@ export function daemonDeps(daemon: Daemon, token: string | undefined): HttpDeps 
       }
       : undefined),
     rows: () => daemon.desiredRows(),
+    archives: () => (daemon.isReady() ? controllerArchives(daemon.controller) : undefined),
     secrets: () => daemon.secretStore(),
     audit: () => {
       const pool = daemon.database();

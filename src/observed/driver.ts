@@ -20,6 +20,7 @@ import {
 import type { LetsencryptEntry } from './parse/lists.js';
 import { UnsendableArgumentError } from './ssh.js';
 import type { ExecResult, Transport } from './transport.js';
+import type { Readable } from 'node:stream';
 import type { DokkuVersion, ObservedApp, ObservedHost, ObservedService, ProcessStatus } from './types.js';
 import { capabilities, parseVersion } from './version.js';
 import type { Capabilities } from './version.js';
@@ -50,6 +51,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Stream stdout into this file instead of memory (postgres:export); the result's stdout is empty. */
   outputFile?: string;
+  /** Standard input for a command that reads a stream (`git:from-archive:stdin`); required by those, refused by others. */
+  stdin?: Readable | Buffer;
 }
 
 export interface ObserveOptions {
@@ -141,6 +144,15 @@ export class DokkuDriver {
     return result;
   }
 
+  /**
+   * Run one catalogue command and answer what it printed whether or not it succeeded (a build's output
+   * is what its uploader needs most when it failed). Transport problems are failures too; never retried.
+   */
+  async runWithOutput(command: DokkuCommand, opts: RunOptions = {}): Promise<{ result: ExecResult; rendered: RenderedCommand; error?: DokkuError }> {
+    const rendered = render(command);
+    return { ...(await this.attemptOnce(rendered, opts)), rendered };
+  }
+
   async close(): Promise<void> {
     await this.transport.close();
   }
@@ -162,9 +174,15 @@ export class DokkuDriver {
   }
 
   private async attemptOnce(rendered: RenderedCommand, opts: RunOptions): Promise<{ result: ExecResult; error?: DokkuError }> {
+    if ((rendered.stdinStream ?? false) !== (opts.stdin !== undefined)) {
+      throw new TypeError(rendered.stdinStream
+        ? `\`${rendered.display}\` reads its archive on standard input and was given none`
+        : `\`${rendered.display}\` takes no standard input stream`);
+    }
+    const stdin = opts.stdin ?? rendered.stdin;
     const execOpts = {
       timeoutMs: opts.timeoutMs ?? (rendered.disruptive ? this.disruptiveTimeoutMs : this.timeoutMs),
-      ...(rendered.stdin !== undefined ? { stdin: rendered.stdin } : {}),
+      ...(stdin !== undefined ? { stdin } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     };
     let result: ExecResult;

@@ -109,6 +109,7 @@ const BY_MESSAGE: Array<[RegExp, DokkuErrorKind]> = [
  * which only the ssh client produces.
  */
 export function classify(result: ExecResult, transportKind: 'local' | 'ssh'): { kind: DokkuErrorKind; message: string } | undefined {
+  if (result.stdinError !== undefined) return { kind: 'Transport', message: `its standard input broke off (${result.stdinError}); the command was killed` };
   if (result.timedOut) return { kind: 'Timeout', message: `no answer within the time limit${result.stderr.trim() ? `: ${result.stderr.trim()}` : ''}` };
   if (result.aborted) return { kind: 'Timeout', message: 'cancelled before it finished' };
   if (result.spawnError) return { kind: 'Transport', message: result.spawnError };

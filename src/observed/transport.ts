@@ -4,10 +4,15 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 
 export interface ExecOptions {
-  /** Bytes for standard input; stdin is closed (EOF) when absent, so nothing ever waits on a prompt. */
-  stdin?: string;
+  /**
+   * Standard input: bytes, or a stream piped into the process as it arrives (an uploaded archive; never
+   * buffered whole). stdin is closed (EOF) when absent, so nothing ever waits on a prompt. A stream that
+   * fails kills the process: a truncated archive must not be deployed.
+   */
+  stdin?: string | Buffer | Readable;
   /** The process (and everything it started) is killed when this elapses. */
   timeoutMs: number;
   signal?: AbortSignal;
@@ -26,6 +31,8 @@ export interface ExecResult {
   truncated: boolean;
   /** Why the process could not be started (e.g. the binary is missing). */
   spawnError?: string;
+  /** The stdin stream failed (the upload was cut off) and the process was killed. */
+  stdinError?: string;
 }
 
 export interface Transport {
@@ -114,6 +121,7 @@ export async function runProcess(spec: SpawnSpec, opts: ExecOptions, stdoutPath?
     aborted = true;
     killGroup(child.pid);
   };
+  let stdinError: string | undefined;
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   // Once a killed process is gone, stop waiting for its output: an ssh multiplexing master holds the
@@ -129,15 +137,30 @@ export async function runProcess(spec: SpawnSpec, opts: ExecOptions, stdoutPath?
   child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   // A remote side that exits before reading stdin makes the write fail with EPIPE: that is not our error.
   child.stdin.on('error', () => {});
-  child.stdin.end(opts.stdin ?? '');
+  const input = opts.stdin;
+  const stream = typeof input === 'object' && !Buffer.isBuffer(input) ? input : undefined;
+  if (stream) {
+    stream.once('error', (err: Error) => {
+      stdinError = err.message;
+      killGroup(child.pid);
+    });
+    stream.pipe(child.stdin);
+  } else {
+    child.stdin.end(input ?? '');
+  }
 
   try {
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
       child.once('error', reject);
       child.once('close', (c: number | null, s: NodeJS.Signals | null) => resolve([c, s]));
     });
+    if (stream) {
+      // What the process did not read is drained, so that whoever sends it (an HTTP client) gets the answer.
+      stream.unpipe(child.stdin);
+      if (!stream.readableEnded && !stream.destroyed) stream.resume();
+    }
     if (file) {
-      if (timedOut || aborted) file.destroy();
+      if (timedOut || aborted || stdinError !== undefined) file.destroy();
       else if (!file.closed) await once(file, 'close');
     }
     return {
@@ -148,6 +171,7 @@ export async function runProcess(spec: SpawnSpec, opts: ExecOptions, stdoutPath?
       timedOut,
       aborted,
       truncated: stdout.truncated || stderr.truncated,
+      ...(stdinError !== undefined ? { stdinError } : {}),
     };
   } catch (err) {
     file?.destroy();

@@ -10,6 +10,10 @@ import { maskUrlCredentials } from '../manifest/secrets.js';
 
 export type ServicePlugin = 'postgres' | 'redis';
 
+/** What `git:from-archive --archive-type` takes (an `.otreezip`, what `otree zip` makes, is a zip). */
+export const ARCHIVE_TYPES = ['tar', 'tar.gz', 'zip'] as const;
+export type ArchiveType = typeof ARCHIVE_TYPES[number];
+
 export interface ConfigPair {
   key: string;
   value: string;
@@ -59,6 +63,8 @@ export type DokkuCommand =
   | { cmd: 'git:sync'; app: string; url: string; ref: string; build: boolean }
   | { cmd: 'git:from-image'; app: string; image: string }
   | { cmd: 'git:from-archive'; app: string; url: string }
+  /** An uploaded archive, streamed on standard input (`--`): the caller passes the stream to the driver. */
+  | { cmd: 'git:from-archive:stdin'; app: string; archiveType: ArchiveType }
   | { cmd: 'service:create'; plugin: ServicePlugin; service: string }
   | { cmd: 'service:link'; plugin: ServicePlugin; service: string; app: string; restart: boolean }
   | { cmd: 'service:unlink'; plugin: ServicePlugin; service: string; app: string; restart: boolean }
@@ -84,6 +90,8 @@ export interface RenderedCommand {
   display: string;
   /** Bytes for the command's standard input (ssh-keys:add reads the key there). */
   stdin?: string;
+  /** The command reads a stream the caller supplies on standard input (an uploaded archive); it never runs without one. */
+  stdinStream?: boolean;
   /** Changes state on the host; counted against the mutation rate limit. */
   mutating: boolean;
   /** Restarts or rebuilds running processes of the app when it is deployed. */
@@ -99,6 +107,11 @@ export const MASK = '********';
 /** Config keys whose values are never secret and may be printed. */
 const PRINTABLE_KEYS = new Set(['OTREE_PRODUCTION', 'OTREE_AUTH_LEVEL', 'OTM_MANAGED', 'OTM_ROOMS']);
 
+/** Whether a config key's value may be printed (everything else is masked in output kept anywhere). */
+export function isPrintableConfigKey(key: string): boolean {
+  return PRINTABLE_KEYS.has(key);
+}
+
 function encodeBase64(value: string): string {
   // btoa only handles Latin-1; go through UTF-8 bytes so any value round-trips.
   const bytes = new TextEncoder().encode(value);
@@ -112,6 +125,7 @@ interface Parts {
   /** Indexes into argv whose printable form is replaced. */
   masked?: Map<number, string>;
   stdin?: string;
+  stdinStream?: boolean;
   mutating: boolean;
   disruptive?: boolean;
   name: string;
@@ -182,6 +196,10 @@ function parts(c: DokkuCommand): Parts {
     case 'git:sync': return write(c.cmd, ['git:sync', ...(c.build ? ['--build'] : []), c.app, c.url, c.ref], c.build);
     case 'git:from-image': return write(c.cmd, ['git:from-image', c.app, c.image], true);
     case 'git:from-archive': return write(c.cmd, ['git:from-archive', c.app, c.url], true);
+    case 'git:from-archive:stdin': {
+      if (!(ARCHIVE_TYPES as readonly string[]).includes(c.archiveType)) throw new TypeError(`refusing to run dokku git:from-archive: archive type ${JSON.stringify(c.archiveType)} is not one of ${ARCHIVE_TYPES.join(', ')}`);
+      return { ...write('git:from-archive', ['git:from-archive', '--archive-type', c.archiveType, c.app, '--'], true), stdinStream: true };
+    }
     case 'service:create': return write(`${c.plugin}:create`, [`${c.plugin}:create`, c.service]);
     // The service plugins read their flags only after `<service> <app>` (`service_parse_args "${@:3}"`).
     case 'service:link':
@@ -246,6 +264,7 @@ export function render(command: DokkuCommand): RenderedCommand {
     argv: p.argv,
     display,
     ...(p.stdin !== undefined ? { stdin: p.stdin } : {}),
+    ...(p.stdinStream ? { stdinStream: true } : {}),
     mutating: p.mutating,
     disruptive: p.disruptive ?? false,
     name: p.name,

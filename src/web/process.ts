@@ -29,6 +29,7 @@ import { createWebServer } from './server.js';
 import { InstanceChanges, listenForStatus } from './live.js';
 import { registerProfileRoutes } from './profile.js';
 import { registerLobbyRoutes } from './lobby.js';
+import { daemonArchives } from './archive-forward.js';
 
 export interface WebHandle {
   url: string;
@@ -134,6 +135,7 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
     const plans = daemonToken !== undefined
       ? daemonPlans(config, daemonToken, () => desired.instances().map((s) => s.declared.object.metadata.name))
       : undefined;
+    const archives = daemonToken !== undefined ? daemonArchives({ url: daemon.url, token: daemonToken, pool, log: logger }) : undefined;
     const mailer = config.web.smtp ? await createMailer(config.web.smtp, webPublicUrl(config)) : undefined;
     if (!mailer) logger.warn('no web.smtp: invitations and password resets are not mailed (otm user invite prints the link)');
 
@@ -144,6 +146,7 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
       ...(secrets ? { secrets: () => secrets } : {}),
       plans: () => plans,
       hosts: () => (daemonToken !== undefined ? daemonHosts(config, daemonToken) : undefined),
+      archives: () => archives,
       audit: () => (query) => readAudit(pool, query),
       parts: [
         registerProfileRoutes,

@@ -24,6 +24,7 @@ import type { StatusStore } from '../engine/status.js';
 import { registerApi } from '../http/api.js';
 import type { DesiredRows, DesiredView, HostSource, PlanSource } from '../http/api.js';
 import type { AuditReader } from '../http/audit-api.js';
+import type { ArchiveSink } from '../http/archive-api.js';
 import { ApiError } from '../http/errors.js';
 import { answers, closedObject, itemsOf, NULLABLE_TIMESTAMP, TIMESTAMP } from '../http/openapi.js';
 import { actorOf, principalOf } from '../http/principal.js';
@@ -63,6 +64,8 @@ export interface WebServerDeps {
   hosts?(): HostSource | undefined;
   /** The audit log (GET /api/v1/audit). */
   audit?(): AuditReader | undefined;
+  /** Where uploaded archives go (the daemon's API); without it uploads answer 503. */
+  archives?(): ArchiveSink | undefined;
   /** Instances whose status, events or desired state changed (live pages); none without it. */
   changes?: InstanceChanges;
   /** Parts that register their own routes with the context: one-time links, single sign-on, the pages. */
@@ -465,6 +468,7 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     },
     ...(deps.audit ? { audit: deps.audit } : {}),
     ...(deps.hosts ? { hosts: deps.hosts } : {}),
+    ...(deps.archives ? { archives: deps.archives } : {}),
   }, registerOwnAccessRoutes);
   registerHostsPage(app, ctx, () => deps.hosts?.());
 
