@@ -458,9 +458,21 @@ describe('otm web', () => {
     assert.ok((next.items as { id: number }[]).every((e) => e.id < (page.items as { id: number }[])[1]!.id));
   });
 
+  test('the hosts are an admin\'s business; an upload asks the deploy right before anything is read', async () => {
+      for (const role of ['owner', 'ownerRead', 'collaborator', 'stranger'] as const) {
+        assert.equal((await call('GET', '/api/v1/hosts', as(role))).status, 403, role);
+      }
+      // No daemon behind this server: the admin is told the hosts cannot be listed yet.
+      assert.equal((await call('GET', '/api/v1/hosts', as('admin'))).status, 503);
+      const upload = (role: Role) => call('POST', '/api/v1/instances/alice-file/archive?type=tar', { ...as(role), json: {} });
+      assert.equal((await upload('stranger')).status, 404);
+      assert.equal((await upload('ownerRead')).status, 403);
+    });
+
   test('the matrix covers every /api/v1 route the server has', () => {
       const covered = new Set([
         ...cells.map((c) => `${c.method} ${c.route}`),
+        'GET /api/v1/hosts', 'POST /api/v1/instances/:name/archive',
         'GET /api/v1/audit', 'GET /api/v1/instances', 'GET /api/v1/experimenters', 'GET /api/v1/experimenters/:name', 'GET /api/v1/plan',
         'PUT /api/v1/experimenters/:name', 'DELETE /api/v1/experimenters/:name',
         'GET /api/v1/me', 'GET /api/v1/me/sessions', 'DELETE /api/v1/me/sessions/:id', 'GET /api/v1/me/tokens', 'POST /api/v1/me/tokens', 'DELETE /api/v1/me/tokens/:id',
