@@ -174,6 +174,7 @@ export function registerInstancePages(app: FastifyInstance, ctx: PageContext): L
       may: {
         restart: editable && may('restart'), reset: editable && may('resetDatabase'), update: editable && may('update'),
         secrets: editable && may('writeSecret'), reveal: editable && may('revealSecret'), delete: editable && may('delete'),
+        deploy: may('deploy') && who.scope === 'write',
       },
       prune: ctx.config.prune,
       remote: gitRemote(ctx.config, spec?.host ?? data.status?.host, name),

@@ -64,6 +64,18 @@ export const en = {
     deferred: 'Waiting for a freeze window to end',
     issues: 'Problems with its settings',
   },
+  upload: {
+    title: 'Deploy without git',
+    what: 'Upload your project as an .otreezip (what `otree zip` makes) or a .tar / .tar.gz archive; the manager builds and deploys it as a push would. Up to 64 MiB.',
+    file: 'Archive',
+    button: 'Upload and deploy',
+    needsScript: 'Uploading needs JavaScript in this browser; without it, use git push.',
+    sending: 'Uploading and building…',
+    deployed: 'Deployed.',
+    failed: (message: string) => `The build failed: ${message}`,
+    refused: (message: string) => `Not deployed: ${message}`,
+    output: 'Build output',
+  },
   actions: {
     title: 'Run it',
     restart: 'Restart',

@@ -3,7 +3,9 @@
 // real containers. Each step checks the page and the state of the world: rows, the simulator's
 // commands, the audit log.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -21,12 +23,14 @@ import { PeopleStore } from '../../src/web/people.js';
 import { startWeb } from '../../src/web/process.js';
 import type { WebHandle } from '../../src/web/process.js';
 import { readInvocations } from '../dokku-sim/client.js';
-import { Lab } from '../e2e/harness.js';
+import { Lab, settle } from '../e2e/harness.js';
 import { createTestDatabase } from '../store/database.js';
 import type { TestDatabase } from '../store/database.js';
 import { STANDIN_IMAGE } from '../support/image.js';
 import { waitFor } from '../support/services.js';
 import { launchChromium, newContext, screenshot, seriousViolations } from '../support/chromium.js';
+
+const run = promisify(execFile);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -48,6 +52,8 @@ describe('the web interface in Chromium', () => {
   let browser: Browser;
   let alice: Page;
   let mine: string;
+  /** alice's instance with source push: waits for code until she uploads an archive. */
+  let pushed: string;
   let theirs: string;
 
   /** Commands that restart the app's processes: ps:restart, and a config:set without --no-restart. */
@@ -96,15 +102,16 @@ describe('the web interface in Chromium', () => {
     // The admin declares one instance for alice and one for bob through otm web's API, as a lab's script would.
     mine = lab.app('alice');
     theirs = lab.app('bob');
+    pushed = lab.app('push');
     const rootPage = await signIn('root');
-    for (const [name, owner] of [[mine, 'alice'], [theirs, 'bob']] as const) {
-      const answer = await rootPage.evaluate(async ({ name, owner, image }) => {
+    for (const [name, owner, push] of [[mine, 'alice', false], [theirs, 'bob', false], [pushed, 'alice', true]] as const) {
+      const answer = await rootPage.evaluate(async ({ name, owner, image, push }) => {
         const response = await fetch(`/api/v1/instances/${name}`, {
           method: 'PUT', headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ apiVersion: 'otree-manager/v1', kind: 'OTreeInstance', metadata: { name }, spec: { owner, otree: { adminPassword: { value: 'first password' } }, source: { image: { ref: image } } } }),
+          body: JSON.stringify({ apiVersion: 'otree-manager/v1', kind: 'OTreeInstance', metadata: { name }, spec: { owner, otree: { adminPassword: { value: 'first password' } }, source: push ? { push: {} } : { image: { ref: image } } } }),
         });
         return { status: response.status, body: await response.text() };
-      }, { name, owner, image: STANDIN_IMAGE });
+      }, { name, owner, image: STANDIN_IMAGE, push });
       assert.equal(answer.status, 200, answer.body);
     }
     await rootPage.context().close();
@@ -123,7 +130,7 @@ describe('the web interface in Chromium', () => {
   test('the go/no-go check turns the readiness line green as the instance becomes ready, without a reload', async () => {
     await alice.goto(`${web.url}/instances/${mine}`);
     await alice.evaluate(() => { (globalThis as unknown as { otmMarker: number }).otmMarker = 1; });
-    await alice.locator('li.ok[data-check="ready"]').waitFor({ timeout: 90_000 });
+    await alice.locator('li.ok[data-check="ready"]').waitFor({ timeout: 180_000 });
     assert.equal(await alice.evaluate(() => (globalThis as unknown as { otmMarker?: number }).otmMarker), 1, 'the page was not reloaded');
     assert.equal(await alice.locator('li.ok[data-check="password"]').count(), 1);
     assert.equal(await alice.locator('li.bad[data-check="freeze"]').count(), 1);
@@ -135,7 +142,7 @@ describe('the web interface in Chromium', () => {
     assert.equal(await alice.getByRole('link', { name: theirs, exact: true }).count(), 0);
     // The page was rendered once; the badge changes over the live stream.
     const row = alice.locator(`tr[data-live="row:${mine}"]`);
-    await row.getByText('Running', { exact: true }).waitFor({ timeout: 90_000 });
+    await row.getByText('Running', { exact: true }).waitFor({ timeout: 180_000 });
     assert.equal((await daemon.status.get(mine))?.phase, 'Running');
     assert.deepEqual(await seriousViolations(alice), []);
     await screenshot(alice, 'dashboard');
@@ -166,7 +173,10 @@ describe('the web interface in Chromium', () => {
     await alice.getByLabel('New password').fill('a new admin password');
     await alice.getByRole('button', { name: 'Set password' }).click();
     await alice.getByText('The new oTree admin password is stored').waitFor();
-    await waitFor('the new password in the app', async () => ((await lab.containerEnv(mine)).OTREE_ADMIN_PASSWORD === 'a new admin password' ? true : undefined), 60_000);
+    // The app has the new password once its restarting command is logged and the controller is in sync again.
+    await waitFor('the new password in the app', async () => ((await lab.containerEnv(mine)).OTREE_ADMIN_PASSWORD === 'a new admin password'
+      && (await restarting(mine)).length > restarts ? true : undefined), 60_000);
+    await settle(daemon, [mine], (s) => s.conditions.some((c) => c.type === 'Reconciling' && c.status === 'False'));
     const after = (await restarting(mine)).length;
     assert.equal(after - restarts, 1, 'exactly one restarting command (the config:set of the password)');
     assert.equal((await resets(mine)).length, resetsBefore);
@@ -274,10 +284,32 @@ describe('the web interface in Chromium', () => {
     await admin.getByRole('button', { name: 'Create the instance' }).click();
     await admin.waitForURL(new RegExp(`/instances/${made}\\?done=created`));
     assert.equal((await row(made)).owner, 'bob');
-    await admin.getByText(/^Running since/).waitFor({ timeout: 90_000 });
+    await admin.getByText(/^Running since/).waitFor({ timeout: 180_000 }).catch(async (err: Error) => {
+      throw new Error(`${err.message}\nthe page: ${await admin.locator('[data-live^="status:"]').textContent()}\nthe status: ${JSON.stringify(await daemon.status.get(made))}`);
+    });
     const audit = await db.pool.query("SELECT actor FROM otm.audit_log WHERE object_name = $1 AND action = 'desired.create'", [made]);
     assert.deepEqual(audit.rows.map((r) => r.actor), ['root']);
     await admin.context().close();
+  });
+
+  test('deploy without git: an uploaded archive is built and deployed, and the page shows the outcome', async () => {
+    await alice.goto(`${web.url}/instances/${pushed}`);
+    await alice.getByText('Waiting for your first git push (or an uploaded archive)').first().waitFor({ timeout: 180_000 });
+    assert.equal(await alice.locator('#git-remote').textContent(), `dokku@127.0.0.1:${pushed}`);
+    const project = join(lab.work, 'project');
+    await mkdir(project, { recursive: true });
+    await writeFile(join(project, 'settings.py'), 'SESSION_CONFIGS = []\n');
+    const archive = join(lab.work, 'project.tar');
+    await run('tar', ['-cf', archive, '-C', project, '.']);
+    await alice.locator('input[type=file][name=archive]').setInputFiles(archive);
+    await alice.getByRole('button', { name: 'Upload and deploy' }).click();
+    await alice.getByText('Deployed.', { exact: true }).waitFor({ timeout: 180_000 });
+    const builds = (await readInvocations(lab.sim.root)).filter((c) => c.argv.includes('git:from-archive') && c.argv.includes(pushed));
+    assert.deepEqual(builds.map((c) => c.argv.filter((a) => a !== '--quiet')), [['git:from-archive', '--archive-type', 'tar', pushed, '--']]);
+    await alice.getByText(/^Running since/).waitFor({ timeout: 180_000 });
+    const audit = await db.pool.query("SELECT actor, details FROM otm.audit_log WHERE object_name = $1 AND action = 'instance.archive.upload'", [pushed]);
+    assert.deepEqual(audit.rows.map((r) => r.actor), ['alice']);
+    await screenshot(alice, 'instance-uploaded');
   });
 
   test('a lab admin sees the Dokku hosts as the daemon does: answering, its version and plugins, its apps', async () => {

@@ -33,6 +33,40 @@
     input.files[0].text().then(function (text) { if (target) target.value = text; });
   });
 
+  // Archive uploads: <form data-upload="URL"> posts the chosen file as it is, then shows the build's outcome.
+  document.addEventListener('submit', function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches('form[data-upload]')) return;
+    event.preventDefault();
+    var file = form.querySelector('input[type=file]').files[0];
+    if (!file) return;
+    var outcome = form.parentNode.querySelector('[data-upload-outcome]');
+    var details = form.parentNode.querySelector('[data-upload-details]');
+    var output = form.parentNode.querySelector('[data-upload-output]');
+    var button = form.querySelector('button[type=submit]');
+    var name = file.name.toLowerCase();
+    var type = /\.(otreezip|zip)$/.test(name) ? 'zip' : /\.(tgz|tar\.gz)$/.test(name) ? 'tar.gz' : 'tar';
+    button.disabled = true;
+    outcome.textContent = form.getAttribute('data-sending');
+    fetch(form.getAttribute('data-upload') + '?type=' + encodeURIComponent(type), {
+      method: 'POST', body: file, credentials: 'same-origin',
+      headers: { 'content-type': 'application/octet-stream', 'x-csrf-token': form.getAttribute('data-csrf'), accept: 'application/json' },
+    }).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+    }).then(function (answer) {
+      var body = answer.body;
+      if (!answer.ok) {
+        outcome.textContent = form.getAttribute('data-refused').replace('{}', (body.error && body.error.message) || 'HTTP error');
+        return;
+      }
+      outcome.textContent = body.success ? form.getAttribute('data-deployed') : form.getAttribute('data-failed').replace('{}', body.message || '');
+      output.textContent = body.output.stdout.concat(body.output.stderr).join('\n');
+      details.hidden = false;
+    }).catch(function (err) {
+      outcome.textContent = form.getAttribute('data-refused').replace('{}', String(err));
+    }).finally(function () { button.disabled = false; });
+  });
+
   // Live parts: an element with data-live-src names the event stream; each message replaces the
   // inner HTML of the elements whose data-live it names. One stream per tab; reconnects with backoff.
   var root = document.querySelector('[data-live-src]');
