@@ -1,4 +1,4 @@
-// Live pages: one server-sent event stream per tab (GET /live), authorised like every read. The
+// Live pages: one server-sent event stream per tab (GET /events), authorised like every read. The
 // controller's status writes and events reach otm web as PostgreSQL notifications (otm_status), its own
 // and others' desired-state writes through the row source; each only names an instance, and the
 // stream sends that instance's parts, rendered again from the stores, to the tabs that may see it.
@@ -93,7 +93,7 @@ export function registerLiveRoute(app: FastifyInstance, ctx: PageContext, option
   const open = new Set<() => void>();
   // Streams never end by themselves: closing the server ends them.
   app.addHook('preClose', async () => { for (const end of [...open]) end(); });
-  app.get<{ Querystring: { view?: string; instance?: string } }>('/live', { preHandler: ctx.signedIn }, async (request, reply) => {
+  app.get<{ Querystring: { view?: string; instance?: string } }>('/events', { preHandler: ctx.signedIn }, async (request, reply) => {
     const view = request.query.view === 'instance' ? 'instance' : 'dashboard';
     const only = view === 'instance' ? request.query.instance ?? '' : undefined;
     if (only !== undefined) ctx.operations.authorizeInstance(request, only, 'read');

@@ -253,7 +253,7 @@ test('the site reaches otm web over TLS with the client\'s real address, the sch
 });
 
 test('server-sent events arrive one by one: the first before otm web sends the last', { timeout: 15_000 }, async () => {
-  for (const path of ['/events', '/api/v1/events?instance=alice-pgg']) {
+  for (const path of ['/events?view=dashboard', '/lobby/alice-pgg/lab/events', '/api/v1/events?instance=alice-pgg']) {
     let clientHasFirst!: () => void;
     firstEventArrived.set(path, new Promise((resolve) => { clientHasFirst = resolve; }));
     const chunks: string[] = [];
