@@ -327,6 +327,22 @@ describe('the web interface in Chromium', () => {
     await admin.context().close();
   });
 
+  test('every other page has no serious or critical accessibility problem either', async () => {
+    const visitor = await (await newContext(browser)).newPage();
+    await visitor.goto(`${web.url}/sign-in`);
+    assert.deepEqual(await seriousViolations(visitor), [], '/sign-in');
+    await screenshot(visitor, 'sign-in');
+    await visitor.context().close();
+    const admin = await signIn('root');
+    for (const path of ['/profile', `/instances/${mine}/edit`, `/lobby/${mine}/lab/cards`, '/admin/hosts', '/instances/new']) {
+      const answer = await admin.goto(`${web.url}${path}`);
+      assert.equal(answer?.status(), 200, path);
+      assert.deepEqual(await seriousViolations(admin), [], path);
+      await screenshot(admin, path.slice(1).replaceAll('/', '-'));
+    }
+    await admin.context().close();
+  });
+
   test('at 375 px the pages have no horizontal scroll and no serious accessibility problem', async () => {
     const phone = await signIn('alice', 375);
     for (const [path, name] of [['/', 'dashboard-375'], [`/instances/${mine}`, 'instance-375']] as const) {
