@@ -43,6 +43,12 @@ export interface AuditQuery {
   actor?: string;
   /** Only entries about this object (an instance, a person). */
   objectName?: string;
+  /** Only this action (`token.create`), or every action of a family (`token`: token.create, token.revoke). */
+  action?: string;
+  /** Only entries at or after this time. */
+  since?: Date;
+  /** Only entries before this time. */
+  until?: Date;
   /** Entries older than this id (the next page). */
   beforeId?: number;
   limit: number;
@@ -53,8 +59,10 @@ export async function readAudit(db: pg.Pool, query: AuditQuery): Promise<AuditRe
   const { rows } = await db.query<{ id: string; at: Date; actor: string; action: string; object_kind: string; object_name: string; client_address: string | null; auth_method: string | null; details: Record<string, unknown> }>(
     `SELECT id, at, actor, action, object_kind, object_name, client_address, auth_method, details FROM otm.audit_log
      WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR object_name = $2) AND ($3::bigint IS NULL OR id < $3)
+       AND ($5::text IS NULL OR action = $5 OR starts_with(action, $5 || '.'))
+       AND ($6::timestamptz IS NULL OR at >= $6) AND ($7::timestamptz IS NULL OR at < $7)
      ORDER BY id DESC LIMIT $4`,
-    [query.actor ?? null, query.objectName ?? null, query.beforeId ?? null, query.limit]);
+    [query.actor ?? null, query.objectName ?? null, query.beforeId ?? null, query.limit, query.action ?? null, query.since ?? null, query.until ?? null]);
   return rows.map((row) => ({
     id: Number(row.id), at: row.at, actor: row.actor, action: row.action, objectKind: row.object_kind, objectName: row.object_name,
     clientAddress: row.client_address, authMethod: row.auth_method, details: row.details,

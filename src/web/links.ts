@@ -7,7 +7,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { WebContext, Person } from './context.js';
 import type { LimitKey, LimitRule } from './limiter.js';
 import type { Mailer } from './mail.js';
-import type { LinkPurpose } from './people.js';
+import { linkUrl } from './mail.js';
+import type { Actor, LinkPurpose } from './people.js';
 import { MIN_PASSWORD_LENGTH, PasswordPolicyError, checkPasswordPolicy } from './passwords.js';
 
 /**
@@ -52,6 +53,33 @@ function formField(body: unknown, name: string): string {
 /** Pages that carry a link's secret in their address: neither cached nor sent on as a Referer. */
 function linkPageHeaders(reply: FastifyReply): FastifyReply {
   return reply.header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer');
+}
+
+/** What became of an invitation: mailed, or the link for an admin to pass on, and why it was not mailed. */
+export type Invitation =
+  | { mailed: true; email: string }
+  | { mailed: false; link: string; reason: 'noMailer' | 'noEmail' | 'failed'; error?: string };
+
+/**
+ * Makes an invitation link (web.links.inviteHours) and mails it to the person, as `otm user invite`
+ * does; without a relay or an address, or when the relay fails, answers the link for the caller to
+ * show once. The link is never logged. A new link replaces an earlier unused one (createLink).
+ */
+export async function sendInvitation(ctx: WebContext, mailer: Mailer | undefined, person: { name: string; displayName: string; email?: string }, by: Actor): Promise<Invitation> {
+  const validForMs = ctx.config.web.links.inviteHours * 3_600_000;
+  const secret = await ctx.people.createLink(person.name, 'invite', validForMs, by);
+  const link = linkUrl(ctx.publicUrl, 'invite', secret);
+  if (!mailer) return { mailed: false, link, reason: 'noMailer' };
+  if (person.email === undefined) return { mailed: false, link, reason: 'noEmail' };
+  try {
+    await mailer.sendLink('invite', { name: person.name, displayName: person.displayName, email: person.email }, secret, validForMs);
+    ctx.log.info({ person: person.name }, 'invitation sent');
+    return { mailed: true, email: person.email };
+  } catch (error) {
+    // A MailError names the relay and its reply, never the link.
+    ctx.log.warn({ person: person.name, error: (error as Error).message }, 'could not send the invitation');
+    return { mailed: false, link, reason: 'failed', error: (error as Error).message };
+  }
 }
 
 /** Registers the link pages. Their forms' CSRF tokens come from ctx.render and are checked by the server, as for every form. */

@@ -8,6 +8,7 @@ import { instanceSecrets } from './0004_instance_secrets.js';
 import { people } from './0005_people.js';
 import { signIn } from './0006_sign_in.js';
 import { lobbySeats } from './0007_lobby_seats.js';
+import { sitePages } from './0008_site_pages.js';
 import { eventsNotify } from './0009_events_notify.js';
 
-export const MIGRATIONS: readonly Migration[] = [init, secrets, claims, instanceSecrets, people, signIn, lobbySeats, eventsNotify];
+export const MIGRATIONS: readonly Migration[] = [init, secrets, claims, instanceSecrets, people, signIn, lobbySeats, sitePages, eventsNotify];
