@@ -11,6 +11,7 @@
 // mail relay the page shows the link once. Every form POSTs with the CSRF token the server checks and
 // is answered with a 303 and an outcome, or the page again with the error at the field it is about.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditReader } from '../http/audit-api.js';
 import { ApiError, notFound } from '../http/errors.js';
@@ -239,7 +240,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: PageContext, deps
   app.get<NameRoute>('/admin/people/:name', admins, async (request, reply) => personPage(request, reply));
 
   /** A person form's POST: `work` returns the outcome; a FormError shows the page with its message. */
-  const personAction = (path: string, work: (request: FastifyRequest<NameRoute>, found: StoredObject<Experimenter>, form: Form, reply: FastifyReply) => Promise<PersonOutcome | FastifyReply>) => {
+  const personAction = (path: string, section: 'edit' | 'access' | 'invite', work: (request: FastifyRequest<NameRoute>, found: StoredObject<Experimenter>, form: Form, reply: FastifyReply) => Promise<PersonOutcome | FastifyReply>) => {
     app.post<NameRoute>(`/admin/people/:name${path}`, admins, async (request, reply) => {
       const found = stored(request.params.name);
       const form = formOf(request);
@@ -249,7 +250,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: PageContext, deps
         return reply.redirect(`/admin/people/${encodeURIComponent(request.params.name)}?done=${outcome}`, 303);
       } catch (error) {
         const failure = error instanceof FormError ? error
-          : error instanceof ApiError && [400, 409, 422].includes(error.statusCode) ? new FormError(path.slice(1) || 'edit', fieldErrorsOf(error), error.statusCode)
+          : error instanceof ApiError && [400, 409, 422].includes(error.statusCode) ? new FormError(section, fieldErrorsOf(error), error.statusCode)
             : undefined;
         if (!failure) throw error;
         return personPage(request, reply, { errors: failure.fields, errorForm: failure.form, ...(failure.form === 'edit' ? { form } : {}) }, failure.statusCode);
@@ -262,7 +263,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: PageContext, deps
     return reply.redirect(`/admin/people/${encodeURIComponent(name)}?done=${outcome}${pending ? '&pending=1' : ''}`, 303);
   };
 
-  personAction('', async (request, found, form, reply) => {
+  personAction('', 'edit', async (request, found, form, reply) => {
     const { name } = request.params;
     const who = principalOf(request);
     const current = found.declared.object.spec;
@@ -287,12 +288,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: PageContext, deps
       if (error instanceof ApiError && [400, 422].includes(error.statusCode)) throw new FormError('edit', { general: at.saveFailed, ...fieldErrorsOf(error) }, error.statusCode);
       throw error;
     }
-    const wanted = JSON.stringify(spec);
-    return redirectWhenCaughtUp(reply, name, 'saved', (s) => JSON.stringify(s?.declared.object.spec) === wanted);
+    return redirectWhenCaughtUp(reply, name, 'saved', (s) => isDeepStrictEqual(s?.declared.object.spec, spec));
   });
 
   for (const [path, disabled] of [['/disable', true], ['/enable', false]] as const) {
-    personAction(path, async (request, found, _form, reply) => {
+    personAction(path, 'access', async (request, found, _form, reply) => {
       const { name } = request.params;
       if (disabled && principalOf(request).name === name) throw new FormError('access', { general: at.person.selfDisable }, 409);
       ctx.operations.refuseFileObjects('Experimenter', name);
@@ -305,7 +305,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: PageContext, deps
     });
   }
 
-  personAction('/invite', async (request, found, _form, reply) => {
+  personAction('/invite', 'invite', async (request, found, _form, reply) => {
     const { name } = request.params;
     const { spec } = found.declared.object;
     if (spec.disabled) throw new FormError('invite', { general: at.person.enableHelp }, 409);
