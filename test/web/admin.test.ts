@@ -6,11 +6,14 @@
 // declares are read-only; the audit log's filters (who, what, object, a time range in the lab's zone)
 // and pages; the imprint's Markdown, rendered with HTML escaped, on the public page.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
+import { chromium } from 'playwright-core';
 import { loadConfig, rowPolicyOptions } from '../../src/config.js';
 import type { Config } from '../../src/config.js';
 import { PostgresDesiredSource } from '../../src/desired/postgres.js';
@@ -40,6 +43,8 @@ const PASSWORD = 'correct horse battery staple';
 const PUBLIC_URL = 'https://otm.lab.example.org';
 const START = Date.parse('2030-03-01T08:00:00Z');
 const by = { actor: 'test', authMethod: 'local' };
+/** Debian's Chromium, which playwright-core drives for the checks in a real browser. */
+const CHROMIUM = '/usr/bin/chromium';
 
 // root and carol are declared in a manifest file; alice and erin are rows, as a web UI writes people.
 const FILE = `apiVersion: otree-manager/v1
@@ -593,6 +598,33 @@ describe('the admin pages', () => {
       assert.equal(refused.status, 422);
       assert.match(refused.text, /<p class="error" role="alert" id="text-error">/);
       assert.deepEqual(await adminDeps.pages.get('privacy'), before);
+    });
+  });
+  describe('in a real browser at 375 px', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install chromium)` }, () => {
+    test('every admin page and the public pages fit the width and have no accessibility violations (axe-core)', async () => {
+      const root = await signIn('root');
+      const axe = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      try {
+        // The style sheet and the pages as served; only axe's own script needs the content policy lifted.
+        const context = await browser.newContext({ viewport: { width: 375, height: 800 }, bypassCSP: true });
+        await context.addCookies([{ name: SESSION_COOKIE, value: root.cookie(SESSION_COOKIE)!, url: base }]);
+        const tab = await context.newPage();
+        for (const url of ['/admin/people', '/admin/people/alice', '/admin/people/carol', '/admin/audit', '/admin/audit?actor=zed', '/admin/pages/imprint', '/imprint', '/privacy']) {
+          const response = await tab.goto(`${base}${url}`);
+          assert.equal(response?.status(), 200, url);
+          const width = await tab.evaluate('document.documentElement.scrollWidth') as number;
+          assert.ok(width <= 375, `${url} is ${width} px wide`);
+          await tab.evaluate(axe);
+          const violations = await tab.evaluate(async () => {
+            const result = await (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe.run();
+            return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+          });
+          assert.deepEqual(violations, [], url);
+        }
+      } finally {
+        await browser.close();
+      }
     });
   });
 });
