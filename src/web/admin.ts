@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditReader } from '../http/audit-api.js';
-import { ApiError, notFound } from '../http/errors.js';
+import { ApiError } from '../http/errors.js';
 import { actorOf, principalOf } from '../http/principal.js';
 import { API_VERSION } from '../manifest/index.js';
 import type { Experimenter, ExperimenterSpec } from '../manifest/types.js';
@@ -73,7 +73,7 @@ type PersonOutcome = keyof typeof PERSON_OUTCOMES;
 /** A problem with a form: the page again, with the message at its field (or above the form). */
 class FormError extends Error {
   constructor(readonly form: string, readonly fields: Partial<Record<PersonField | 'general', string>>, readonly statusCode = 422) {
-    super(Object.values(fields).join('; '));
+    super(Object.values(fields).join(' '));
   }
 }
 
@@ -218,7 +218,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: PageContext, deps
 
   const stored = (name: string): StoredObject<Experimenter> => {
     const found = ctx.desired.experimenter(name);
-    if (!found) throw notFound(`the person "${name}"`);
+    if (!found) throw new ApiError(404, 'NotFound', at.person.unknown(name));
     return found;
   };
 

@@ -285,6 +285,8 @@ describe('the admin pages', () => {
       const experimenters = await get(root, '/admin/people?role=experimenter&status=active');
       assert.ok(!experimenters.text.includes('<tr data-person="root">') && experimenters.text.includes('<tr data-person="alice">'), 'only active experimenters');
       assert.ok(!(await get(root, '/admin/people?status=disabled')).text.includes('<tr data-person='), 'nobody is disabled yet');
+      const nobody = await get(root, '/admin/people/nobody');
+      assert.equal(nobody.status, 404);
     });
 
     test('an admin invites a person: the row has the fields, the audit has the entries, the link shown once sets the password and signs them in', async () => {
