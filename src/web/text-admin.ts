@@ -3,7 +3,7 @@
 // of this shape. Templates get it as `it.at`; what needs a value is a function.
 
 export const adminText = {
-  nav: { label: 'Administration', people: 'People', audit: 'Audit log', imprint: 'Imprint', privacy: 'Privacy page' },
+  nav: { label: 'Administration', people: 'People', audit: 'Audit log', hosts: 'Hosts', imprint: 'Imprint', privacy: 'Privacy page' },
   forbidden: 'Only a lab admin may open the administration pages.',
   unavailable: 'The audit log and the site pages live in PostgreSQL, which otm web cannot reach right now; try again in a moment.',
   fieldError: (label: string, message: string) => `${label}: ${message}`,

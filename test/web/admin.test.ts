@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { chromium } from 'playwright-core';
 import { loadConfig, rowPolicyOptions } from '../../src/config.js';
 import type { Config } from '../../src/config.js';
 import { PostgresDesiredSource } from '../../src/desired/postgres.js';
@@ -33,6 +32,7 @@ import type { WebServer } from '../../src/web/server.js';
 import { SitePageStore } from '../../src/web/site-pages.js';
 import { adminText } from '../../src/web/text-admin.js';
 import { Browser } from '../support/browser.js';
+import { launchChromium, newContext, screenshot } from '../support/chromium.js';
 import { decodedParts, startSmtpServer } from '../support/smtp.js';
 import type { TestSmtpServer } from '../support/smtp.js';
 import { useMigratedDatabase } from '../store/database.js';
@@ -44,7 +44,7 @@ const PUBLIC_URL = 'https://otm.lab.example.org';
 const START = Date.parse('2030-03-01T08:00:00Z');
 const by = { actor: 'test', authMethod: 'local' };
 /** Debian's Chromium, which playwright-core drives for the checks in a real browser. */
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = process.env.OTM_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
 // root and carol are declared in a manifest file; alice and erin are rows, as a web UI writes people.
 const FILE = `apiVersion: otree-manager/v1
@@ -606,10 +606,10 @@ describe('the admin pages', () => {
     test('every admin page and the public pages fit the width and have no accessibility violations (axe-core)', async () => {
       const root = await signIn('root');
       const axe = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      const browser = await launchChromium();
       try {
         // The style sheet and the pages as served; only axe's own script needs the content policy lifted.
-        const context = await browser.newContext({ viewport: { width: 375, height: 800 }, bypassCSP: true });
+        const context = await newContext(browser, { width: 375 });
         await context.addCookies([{ name: SESSION_COOKIE, value: root.cookie(SESSION_COOKIE)!, url: base }]);
         const tab = await context.newPage();
         for (const url of ['/admin/people', '/admin/people/alice', '/admin/people/carol', '/admin/audit', '/admin/audit?actor=zed', '/admin/pages/imprint', '/imprint', '/privacy']) {
@@ -623,6 +623,7 @@ describe('the admin pages', () => {
             return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
           });
           assert.deepEqual(violations, [], url);
+          if (url === '/admin/people' || url === '/admin/audit') await screenshot(tab, `admin${url.replaceAll('/', '-').replace('-admin', '')}-375`);
         }
       } finally {
         await browser.close();
