@@ -29,6 +29,8 @@ import { createWebServer } from './server.js';
 import { InstanceChanges, listenForStatus } from './live.js';
 import { registerProfileRoutes } from './profile.js';
 import { registerLobbyRoutes } from './lobby.js';
+import { registerAdminRoutes } from './admin.js';
+import { SitePageStore } from './site-pages.js';
 import { daemonArchives } from './archive-forward.js';
 
 export interface WebHandle {
@@ -150,6 +152,8 @@ export async function startWeb({ config, logger, clock = systemClock }: StartWeb
       audit: () => (query) => readAudit(pool, query),
       parts: [
         registerProfileRoutes,
+        // People, the audit log, and the imprint and privacy pages (public, edited by admins).
+        (server, ctx) => registerAdminRoutes(server, ctx, { audit: (query) => readAudit(pool, query), pages: new SitePageStore(pool, clock), mailer }),
         // The public lobby: seat states in otm web's pool, its own LISTEN connection (otm_lobby).
         (server, ctx) => registerLobbyRoutes(server, ctx, { pool }),
         (server, ctx) => {

@@ -26,7 +26,7 @@ test('migrations run from an empty database and a second run changes nothing', a
   assert.deepEqual(first.applied, MIGRATIONS.map((m) => m.id));
   const created = await tables();
   assert.deepEqual(created, ['api_tokens', 'audit_log', 'experimenters', 'instance_claims', 'instance_events', 'instance_status', 'instances', 'lobby_seats', 'one_time_links',
-    'passwords', 'schema_migrations', 'secrets', 'sessions', 'sign_in_flows', 'validation']);
+    'passwords', 'schema_migrations', 'secrets', 'sessions', 'sign_in_flows', 'site_pages', 'validation']);
 
   const second = await migrate(db.pool);
   assert.deepEqual(second.applied, []);

@@ -289,6 +289,10 @@ describe('the web interface in Chromium', () => {
     });
     const audit = await db.pool.query("SELECT actor FROM otm.audit_log WHERE object_name = $1 AND action = 'desired.create'", [made]);
     assert.deepEqual(audit.rows.map((r) => r.actor), ['root']);
+    // The audit page shows it too, filtered by the object.
+    await admin.goto(`${web.url}/admin/audit?object=${made}`);
+    await admin.getByText('desired.create').first().waitFor();
+    assert.ok((await admin.locator('main').textContent())?.includes(made));
     await admin.context().close();
   });
 
@@ -334,7 +338,7 @@ describe('the web interface in Chromium', () => {
     await screenshot(visitor, 'sign-in');
     await visitor.context().close();
     const admin = await signIn('root');
-    for (const path of ['/profile', `/instances/${mine}/edit`, `/lobby/${mine}/lab/cards`, '/admin/hosts', '/instances/new']) {
+    for (const path of ['/profile', `/instances/${mine}/edit`, `/lobby/${mine}/lab/cards`, '/admin/hosts', '/instances/new', '/admin/people', '/admin/audit', '/imprint', '/privacy']) {
       const answer = await admin.goto(`${web.url}${path}`);
       assert.equal(answer?.status(), 200, path);
       assert.deepEqual(await seriousViolations(admin), [], path);
