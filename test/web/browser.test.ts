@@ -266,7 +266,7 @@ describe('the web interface in Chromium', () => {
     await participant.context().close();
   });
 
-  test('a lab admin creates an instance with the form: a bad field is named, nothing is written, then it is created', async () => {
+  test('a lab admin creates an instance with the form (a bad field is named, nothing is written, then it is created) and invites a person; the audit page shows both', async () => {
     const admin = await signIn('root');
     await admin.getByRole('link', { name: 'New instance' }).click();
     assert.deepEqual(await seriousViolations(admin), []);
@@ -293,6 +293,17 @@ describe('the web interface in Chromium', () => {
     await admin.goto(`${web.url}/admin/audit?object=${made}`);
     await admin.getByText('desired.create').first().waitFor();
     assert.ok((await admin.locator('main').textContent())?.includes(made));
+
+    // And a person: invited without mail, so the link is shown to pass on; the audit page shows that too.
+    await admin.goto(`${web.url}/admin/people`);
+    await admin.getByLabel('User name').fill('dora');
+    await admin.getByLabel('Display name').fill('Dora');
+    await admin.getByRole('button', { name: 'Invite', exact: true }).click();
+    assert.match(await admin.locator('#invitation-link').textContent() ?? '', /\/invite\//);
+    const person = await db.pool.query('SELECT spec FROM otm.experimenters WHERE name = $1 AND deleted_at IS NULL', ['dora']);
+    assert.equal(person.rows[0]?.spec.displayName, 'Dora');
+    await admin.goto(`${web.url}/admin/audit?object=dora`);
+    await admin.getByText('desired.create').first().waitFor();
     await admin.context().close();
   });
 
