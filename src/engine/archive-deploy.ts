@@ -19,6 +19,7 @@ export interface ArchiveBuild {
   host: string;
   success: boolean;
   exitCode: number;
+  /** The driver's class of the failure (DeployLocked, NoChanges, Timeout, …); absent on success. */
   failure?: string;
   message: string;
   durationMs: number;

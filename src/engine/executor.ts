@@ -183,9 +183,9 @@ export class Executor {
   }
 
   /**
-   * Runs one call outside a plan (an uploaded archive's build) under the same protection as planned
-   * commands: a token from the global bucket when it mutates, one of the host's concurrency slots, the
-   * guard (leadership) once the slot is held, and the shutdown signals (`fn` gets the one that kills it).
+   * Runs one call (a planned command, or an uploaded archive's build) under the executor's protection:
+   * a token from the global bucket when it mutates, one of the host's concurrency slots, the guard
+   * (leadership) once the slot is held, and the shutdown signals (`fn` gets the one that kills it).
    */
   async runExclusive<T>(mutating: boolean, fn: (signal: AbortSignal) => Promise<T>, options: { signal?: AbortSignal; guard?: () => void } = {}): Promise<T> {
     const { signal, guard } = options;
@@ -193,6 +193,8 @@ export class Executor {
     const killSignal = AbortSignal.any([this.killing.signal, ...(signal ? [signal] : [])]);
     waitSignal.throwIfAborted();
     if (mutating) await this.bucket.take(waitSignal);
+    // p-queue races a running task against its signal and frees the slot early; only a task still waiting
+    // for a slot may be dropped, so its signal is aborted only until the task starts.
     const queued = new AbortController();
     let started = false;
     const dropIfWaiting = (): void => {
@@ -201,6 +203,7 @@ export class Executor {
     waitSignal.addEventListener('abort', dropIfWaiting, { once: true });
     const call = this.calls.add(async () => {
       started = true;
+      // Checked once the call holds its slot: waiting for the token or the slot can outlast a lease.
       if (mutating) guard?.();
       return fn(killSignal);
     }, { signal: queued.signal });
@@ -231,37 +234,18 @@ export class Executor {
 
   private async runOne(action: PlannedAction, signal: AbortSignal | undefined, guard: (() => void) | undefined): Promise<void> {
     const rendered = render(action.command);
-    const waitSignal = AbortSignal.any([this.stopping.signal, ...(signal ? [signal] : [])]);
-    const killSignal = AbortSignal.any([this.killing.signal, ...(signal ? [signal] : [])]);
-    waitSignal.throwIfAborted();
-    if (rendered.mutating) await this.bucket.take(waitSignal);
     const temp = action.outputFile === undefined ? undefined : tempPathFor(action.outputFile);
-    // The backup directory may not exist yet on a fresh host (or was cleared by hand).
-    if (temp !== undefined) await mkdir(dirname(temp), { recursive: true });
-    // p-queue races a running task against its signal and frees the slot early; only a task still waiting
-    // for a slot may be dropped, so its signal is aborted only until the task starts.
-    const queued = new AbortController();
-    let started = false;
-    const dropIfWaiting = (): void => {
-      if (!started) queued.abort(waitSignal.reason);
-    };
-    waitSignal.addEventListener('abort', dropIfWaiting, { once: true });
-    const call = this.calls.add(async () => {
-      started = true;
-      // Checked once the command holds its slot: waiting for the token or the slot can outlast a lease.
-      if (rendered.mutating) guard?.();
-      await this.runner.run(action.command, { signal: killSignal, ...(temp !== undefined ? { outputFile: temp } : {}) });
-    }, { signal: queued.signal });
-    this.running.add(call);
     try {
-      await call;
+      // The backup directory may not exist yet on a fresh host (or was cleared by hand).
+      if (temp !== undefined) await mkdir(dirname(temp), { recursive: true });
+      await this.runExclusive(rendered.mutating, async (killSignal) => {
+        await this.runner.run(action.command, { signal: killSignal, ...(temp !== undefined ? { outputFile: temp } : {}) });
+      }, { ...(signal ? { signal } : {}), ...(guard ? { guard } : {}) });
       if (temp !== undefined && action.outputFile !== undefined) {
         await verifyDump(temp, action.outputFile);
         await commitFile(temp, action.outputFile);
       }
     } finally {
-      waitSignal.removeEventListener('abort', dropIfWaiting);
-      this.running.delete(call);
       if (temp !== undefined) await rm(temp, { force: true });
     }
   }

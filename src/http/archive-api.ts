@@ -77,19 +77,11 @@ export interface ArchiveUpload {
 }
 
 /** What the build printed (secrets masked) and how it ended. */
-export interface ArchiveDeployResult {
+export interface ArchiveDeployResult extends ArchiveBuild {
   name: string;
-  host: string;
   archiveType: ArchiveType;
   bytes: number;
   sha256: string;
-  success: boolean;
-  exitCode: number;
-  /** The driver's class of the failure (DeployLocked, NoChanges, Timeout, …); absent on success. */
-  failure?: string;
-  message: string;
-  durationMs: number;
-  output: { stdout: string[]; stderr: string[]; truncated: boolean };
 }
 
 /** Where a mount sends an upload: the daemon's driver, or (otm web) the daemon's API. */
